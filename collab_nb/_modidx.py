@@ -58,4 +58,11 @@ d = { 'settings': { 'branch': 'main',
                                                                                    'collab_nb/dot_product.py'),
                                        'collab_nb.dot_product.n_users_items': ( 'dot_product.html#n_users_items',
                                                                                 'collab_nb/dot_product.py'),
-                                       'collab_nb.dot_product.valid_rmse': ('dot_product.html#valid_rmse', 'collab_nb/dot_product.py')}}}
+                                       'collab_nb.dot_product.valid_rmse': ('dot_product.html#valid_rmse', 'collab_nb/dot_product.py')},
+            'collab_nb.neural_net': { 'collab_nb.neural_net.CollabNN': ('neural_net.html#collabnn', 'collab_nb/neural_net.py'),
+                                      'collab_nb.neural_net.CollabNN.__init__': ( 'neural_net.html#collabnn.__init__',
+                                                                                  'collab_nb/neural_net.py'),
+                                      'collab_nb.neural_net.CollabNN.forward': ( 'neural_net.html#collabnn.forward',
+                                                                                 'collab_nb/neural_net.py'),
+                                      'collab_nb.neural_net.CollabNN.from_dls': ( 'neural_net.html#collabnn.from_dls',
+                                                                                  'collab_nb/neural_net.py')}}}
