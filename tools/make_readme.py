@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Write README.md from nbs/index.ipynb without Quarto: markdown cells as they are, code cells with
-their text outputs, hidden cells (`#| hide`) left out, directives stripped. `--check` fails if README.md is stale."""
+their text outputs (Markdown outputs as they are), hidden cells (`#| hide`) left out, the code of `#| echo: false` cells
+left out, directives stripped. `--check` fails if README.md is stale."""
 import json, re, sys
 from pathlib import Path
 
@@ -9,10 +10,13 @@ root = Path(__file__).resolve().parent.parent
 def _src(c): return ''.join(c['source']) if isinstance(c['source'], list) else c['source']
 
 def _text_outputs(c):
+    "Each text output of cell `c` as (text, raw): raw outputs (Markdown, HTML) go in as they are, the rest in a code block"
     for o in c.get('outputs', []):
-        if o['output_type'] == 'stream': yield ''.join(o['text'])
-        elif 'data' in o and 'text/plain' in o['data'] and 'text/html' not in o['data']: yield ''.join(o['data']['text/plain'])
-        elif 'data' in o and 'text/html' in o['data']: yield ''.join(o['data']['text/html'])
+        d = o.get('data', {})
+        if o['output_type'] == 'stream': yield ''.join(o['text']), False
+        elif 'text/markdown' in d: yield ''.join(d['text/markdown']), True
+        elif 'text/html' in d: yield ''.join(d['text/html']), True
+        elif 'text/plain' in d: yield ''.join(d['text/plain']), False
 
 def render(nb_path=root/'nbs'/'index.ipynb'):
     nb = json.loads(Path(nb_path).read_text(encoding='utf-8'))
@@ -24,10 +28,11 @@ def render(nb_path=root/'nbs'/'index.ipynb'):
         lines = src.splitlines()
         if any(re.match(r'^#\|\s*hide\b', l) for l in lines): continue
         code = '\n'.join(l for l in lines if not l.startswith('#|')).strip()
-        if code: parts.append(f'```python\n{code}\n```')
-        for out in _text_outputs(c):
+        echo = not any(re.match(r'^#\|\s*echo:\s*false', l) for l in lines)
+        if code and echo: parts.append(f'```python\n{code}\n```')
+        for out, raw in _text_outputs(c):
             out = out.rstrip()
-            parts.append(out if out.lstrip().startswith('<') else f'```\n{out}\n```')
+            parts.append(out if raw or out.lstrip().startswith('<') else f'```\n{out}\n```')
     return '\n\n'.join(parts) + '\n'
 
 if __name__ == '__main__':
