@@ -23,41 +23,48 @@ from fastai.collab import TabularCollab
 from .data import *
 
 # %% auto #0
-__all__ = ['THREADS_MAX_ROWS', 'TensorCollabDL', 'training_threads', 'num_threads', 'collab_dls', 'n_users_items',
-           'mse_loss_flat', 'default_loss', 'CollabLearner', 'fit_quietly', 'get_preds_targs', 'valid_rmse',
-           'global_mean_rmse', 'check_ids', 'CollabModel', 'synthetic_ratings']
+__all__ = ['EPOCH_COPY_BYTES', 'THREADS_MAX_ROWS', 'TensorCollabDL', 'training_threads', 'num_threads', 'collab_dls',
+           'n_users_items', 'mse_loss_flat', 'default_loss', 'CollabLearner', 'fit_quietly', 'get_preds_targs',
+           'valid_rmse', 'global_mean_rmse', 'check_ids', 'CollabModel', 'synthetic_ratings']
 
 # %% ../nbs/00b_engine.ipynb #cf34db02
+EPOCH_COPY_BYTES = 64 * 2**20   # a permuted copy of the data up to this size is made each epoch (faster); above it, batches gather their rows
+
 class TensorCollabDL(TabDataLoader):
     "fastai's tabular `DataLoader`, serving batches sliced from in-memory tensors: a fresh permutation each training epoch (no replacement), validation in order"
     def __init__(self, dataset, bs=64, shuffle=False, n_threads=None, **kwargs):
         super().__init__(dataset, bs=bs, shuffle=shuffle, **kwargs)
-        self.n_threads, self._data = n_threads, None
+        self.n_threads = n_threads
+        self.tensors()   # now, so that memory stays flat across the first epoch
 
     def new(self, dataset=None, cls=None, **kwargs):
         if cls is None or issubclass(cls, TensorCollabDL): kwargs.setdefault('n_threads', self.n_threads)
         return super().new(dataset, cls, **kwargs)
 
     def tensors(self):
-        "The codes (n, n_cats) and targets (n, 1) of the whole dataset, on this loader's device"
+        "The codes (n, n_cats) and targets (n, 1) of the whole dataset, on this loader's device (made once per dataset and device)"
         dev = torch.device(self.device if self.device is not None else 'cpu')
-        if self._data is None or self._data[0].device != dev:
-            xs = torch.from_numpy(np.ascontiguousarray(self.dataset.cats.to_numpy(dtype=np.int64)))
-            y = self.dataset.targ.to_numpy()
-            ys = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64 if np.issubdtype(y.dtype, np.integer) else np.float32))
-            self._data = (xs.to(dev), ys.to(dev))
-        return self._data
+        cache = self.dataset.__dict__.setdefault('_collab_tensors', {})   # shared by the loaders `new` makes (get_preds, test_dl)
+        if dev not in cache:
+            if torch.device('cpu') not in cache:
+                xs = torch.from_numpy(self.dataset.cats.to_numpy(dtype=np.int64, copy=True))
+                y = self.dataset.targ.to_numpy()
+                ys = torch.from_numpy(np.array(y, dtype=np.int64 if np.issubdtype(y.dtype, np.integer) else np.float32))
+                cache[torch.device('cpu')] = (xs.contiguous(), ys.contiguous())
+            cache[dev] = tuple(t.to(dev) for t in cache[torch.device('cpu')])
+        return cache[dev]
 
     def __iter__(self):
         self.randomize(); self.before_iter()
         xs, ys = self.tensors()
         n, bs = len(xs), self.bs
-        if self.shuffle:
-            p = torch.randperm(n, device=xs.device)
-            xs, ys = xs[p], ys[p]   # one gather an epoch; the batches are views of it
         stop = n - n % bs if self.drop_last else n
+        p = torch.randperm(n, device=xs.device, dtype=torch.int32 if n < 2**31 else torch.int64) if self.shuffle else None
+        if p is not None and n * (xs[0].nbytes + ys[0].nbytes) <= EPOCH_COPY_BYTES: xs, ys, p = xs[p], ys[p], None   # small: permute once, slice views
         with num_threads(training_threads(self.dataset, self.n_threads)):
-            for i in range(0, stop, bs): yield xs[i:i + bs], ys[i:i + bs]
+            for i in range(0, stop, bs):
+                if p is None: yield xs[i:i + bs], ys[i:i + bs]
+                else: idx = p[i:i + bs]; yield xs[idx], ys[idx]   # large: each batch gathers its rows, memory stays flat
         self.after_iter()
 
 # %% ../nbs/00b_engine.ipynb #f77a3030
@@ -116,7 +123,7 @@ def collab_dls(ratings='ml-100k', # a ratings frame, or a dataset name for `load
     splits = _check_splits(splits, len(ratings), bs)
     ratings = ratings.reset_index(drop=True)
     if dl_type is not None and issubclass(dl_type, TensorCollabDL): kwargs['n_threads'] = n_threads
-    elif n_threads is not None: raise ValueError("n_threads= applies to the engine's TensorCollabDL only, not to dl_type={dl_type.__name__}")
+    elif n_threads is not None: raise ValueError(f"n_threads= applies to the engine's TensorCollabDL only, not to dl_type={getattr(dl_type, '__name__', dl_type)} (fastai's own loader when None)")
     to = TabularCollab(ratings, [Categorify], [user_name, item_name], y_names=[rating_name],
                        y_block=y_block if y_block is not None else TransformBlock(), splits=splits)
     return to.dataloaders(bs=bs, dl_type=dl_type, **kwargs)
@@ -161,8 +168,10 @@ class CollabLearner(Learner):
 
     def _call_one(self, event_name):
         key = (event_name, tuple(map(id, self.cbs)))
-        cbs = self.__dict__.setdefault('_handlers', {}).get(key)
+        handlers = self.__dict__.setdefault('_handlers', {})
+        cbs = handlers.get(key)
         if cbs is None:
+            if len(handlers) > 512: handlers.clear()   # each fit adds its own callbacks: keep the cache small
             if not hasattr(event, event_name): raise Exception(f'missing {event_name}')
             cbs = self._handlers[key] = [cb for cb in self.cbs.sorted('order') if event_name == 'after_fit'   # resets `run`
                                          or event_name in vars(cb) or callable(getattr(type(cb), event_name, None))]
