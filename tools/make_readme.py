@@ -31,7 +31,7 @@ def render(nb_path=root/'nbs'/'index.ipynb'):
         echo = not any(re.match(r'^#\|\s*echo:\s*false', l) for l in lines)
         if code and echo: parts.append(f'```python\n{code}\n```')
         for out, raw in _text_outputs(c):
-            out = out.rstrip()
+            out = re.sub(r'<style[^>]*>.*?</style>\s*', '', out, flags=re.S).rstrip()   # GitHub shows a style block's text
             parts.append(out if raw or out.lstrip().startswith('<') else f'```\n{out}\n```')
     return '\n\n'.join(parts) + '\n'
 
