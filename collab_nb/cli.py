@@ -1,4 +1,4 @@
-"""`collab-nb-compare`, `collab-nb-bench`, `collab-nb-check`, `collab-nb-exercises` and `collab-nb-handouts`: one module that imports the lessons' modules and turns them into commands, each ending a user's mistake with one line and an exit status, never a traceback.
+"""`collab-nb-compare`, `collab-nb-bench`, `collab-nb-train`, `collab-nb-check`, `collab-nb-exercises` and `collab-nb-handouts`: one module that imports the lessons' modules and turns them into commands, each ending a user's mistake with one line and an exit status, never a traceback.
 
 Docs: https://collab-nb.github.io/collab_nb/cli.html.md"""
 

@@ -118,7 +118,7 @@ def load_ratings(dataset:str='ml-100k', # a name in `DATASETS`: 'ml-100k', 'ml-l
     return (load_ml100k if dataset == 'ml-100k' else load_ml_latest_small)(path)
 
 # %% ../nbs/00_data.ipynb #51d4c18c
-BYTES_PER_RATING = 100   # peak memory per rating of `load_ratings` then `collab_dls` on 25M synthetic ratings, rounded up (lesson 10)
+BYTES_PER_RATING = 128   # peak memory per rating of a process that reads 25M synthetic ratings, builds `collab_dls` and trains an epoch with sparse gradients (lesson 10's benchmark: 121), rounded up
 
 class DatasetTooLargeError(MemoryError, ValueError):
     "A data set that would not fit in the memory available: a `MemoryError`, and a `ValueError` like the package's other refusals"

@@ -15,6 +15,7 @@ from torch import nn
 from fastcore.basics import ifnone, patch
 from fastai.optimizer import Optimizer
 from fastai.torch_core import rank_distrib, num_distrib, set_seed
+from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedTrainer, DistributedDL
 from .data import *
@@ -79,9 +80,15 @@ def memory_table(ratings, dls, model=None) -> pd.DataFrame:
 # %% ../nbs/10_scale.ipynb #c3dd803c
 OPTIMIZERS = {'sparse RowAdam': True, 'dense Adam': False}   # name: sparse gradients?
 
+class _RSSAfter(Callback):
+    "This process's resident memory after the first `n` training batches: what an epoch holds once its one-time allocations are made"
+    def __init__(self, n:int=100): self.n, self.rss = n, None
+    def after_batch(self):
+        if self.training and self.iter + 1 == self.n: self.rss = _PeakRSS.rss()
+
 def bench_scale(folder, # a folder of ML-25M-format files (`write_movielens`)
                 bs:int=8192, optimizers=tuple(OPTIMIZERS), seed:int=0) -> list:
-    "In this process: `load_ratings` then `collab_dls` on `folder` (seconds, peak memory of the process), then one epoch of `DotProductBias` per optimizer (seconds, memory at its start and peak, RMSE)"
+    "In this process: `load_ratings` then `collab_dls` on `folder` (seconds, peak memory of the process), then one epoch of `DotProductBias` per optimizer (seconds; memory at its start, after 100 batches and at its peak; RMSE)"
     import resource
     t0 = time.perf_counter()
     ratings = load_ratings('ml-25m', path=folder)
@@ -95,10 +102,13 @@ def bench_scale(folder, # a folder of ML-25M-format files (`write_movielens`)
         set_seed(seed)
         m = DotProductBias.from_dls(dls)
         learn = CollabLearner(dls, sparse_embeddings(m) if OPTIMIZERS[name] else m, **({'opt_func': RowAdam} if OPTIMIZERS[name] else {}))
+        learn.add_cb(warm := _RSSAfter(100))
         with _PeakRSS() as ep: learn, secs = fit_quietly(learn, 1, 1e-2, 0.1)
+        warm_rss = warm.rss or ep.start   # an epoch of fewer than 100 batches: from its start
         rows.append(dict(ratings=n, users=n_users, movies=n_items, optimizer=name, bs=bs, build_s=build_s, build_peak_GB=build_peak / 2**30,
                          frame_GB=mem.iloc[0], codes_GB=mem.iloc[1], tensors_GB=mem.iloc[2],
-                         epoch_s=secs, rss_start_GB=ep.start / 2**30, rss_peak_GB=ep.peak / 2**30, growth=ep.peak / max(ep.start, 1),
+                         epoch_s=secs, rss_start_GB=ep.start / 2**30, rss_100_GB=warm_rss / 2**30, rss_peak_GB=ep.peak / 2**30,
+                         growth=ep.peak / max(ep.start, 1), growth_after_100=ep.peak / max(warm_rss, 1),
                          rmse=valid_rmse(learn)))
         del learn, m
     return rows
@@ -136,21 +146,21 @@ def sum_rows(grad, seen:list|None=None):
 
 def row_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, avgs=None, **kwargs):
     "fastai's Adam step with decoupled weight decay, on the rows of `p` its gradient holds: every row of a dense gradient, the rows a batch used of a sparse one"
-    if avgs is None: avgs = p.new_zeros((2, *p.shape))   # Adam's running averages of the gradient and its square, in one tensor
+    if avgs is None: avgs = p.new_zeros((*p.shape[:1], 2, *p.shape[1:]))   # each row's running averages of the gradient and of its square, side by side
     step += 1
     g = p.grad
     if g.is_sparse:
         g = g if g.is_coalesced() else sum_rows(g)
         rows, g = g._indices()[0], g._values()
-        w, mv = p.data.index_select(0, rows), avgs.index_select(1, rows)   # the rows used
+        w, mv = p.data.index_select(0, rows), avgs.index_select(0, rows)   # the rows used
     else: rows, w, mv = None, p.data, avgs
-    m, v = mv
+    m, v = mv.unbind(1 if p.ndim else 0)   # views: updating them updates mv
     if wd: w.mul_(1 - lr * wd)
     m.mul_(mom).add_(g, alpha=1 - mom)
     v.mul_(sqr_mom).addcmul_(g, g, value=1 - sqr_mom)
     w.addcdiv_(m, (v / (1 - sqr_mom ** step)).sqrt_().add_(eps), value=-lr / (1 - mom ** step))
-    if rows is not None: p.data.index_copy_(0, rows, w); avgs.index_copy_(1, rows, mv)   # scattered back
-    return {'step': step, 'avgs': avgs, 'grad_avg': avgs[0], 'sqr_avg': avgs[1]}
+    if rows is not None: p.data.index_copy_(0, rows, w); avgs.index_copy_(0, rows, mv)   # scattered back
+    return {'step': step, 'avgs': avgs}
 
 class RowOptimizer(Optimizer):
     "fastai's `Optimizer` for sparse gradients: each summed once per row before the step (`sum_rows`), let go after it (zeroing one would keep its rows)"
