@@ -210,7 +210,7 @@ def collab_nb_train(
     if rank_distrib() == 0:
         n = res['processes']
         print(f"{res['model']} ({res['recipe']}{', sparse' if res['sparse'] else ''}) on {res['dataset']} {res['split']}: {n} process{'es' if n > 1 else ''}, "
-              f"global batch {res['global_bs']}, {res['epochs']} epochs: RMSE {res['rmse']:.4f} in {res['seconds']:.1f} s", flush=True)
+              f"global batch {res['global_bs']}, {res['epochs']} epoch{'s' if res['epochs'] > 1 else ''}: RMSE {res['rmse']:.4f} in {res['seconds']:.1f} s", flush=True)
         if out is not None:
             write_atomic(out, json.dumps(res, indent=1))
             print(f'wrote {out}', file=sys.stderr)

@@ -134,13 +134,17 @@ def available_memory() -> int|None:
     except ImportError: return None
     return int(psutil.virtual_memory().available)
 
-def estimate_ratings(fname) -> int:
-    "How many ratings a GroupLens `ratings.csv` holds, estimated from its size and the length of its first lines"
-    size = os.path.getsize(fname)
-    with open(fname, 'rb') as f: head = f.read(1 << 16)
-    lines = head.split(b'\n')[1:-1]   # without the header and a cut last line
-    if not lines: return max(0, head.count(b'\n') - 1)
-    return round(size / (sum(map(len, lines)) + len(lines)) * len(lines))
+def estimate_ratings(fname, samples:int=16) -> int:
+    "How many ratings a GroupLens `ratings.csv` holds, estimated from its size and the mean length of lines read at `samples` places through it (ids grow along the file, and lines with them)"
+    with open(fname, 'rb') as f:
+        start = len(f.readline())   # the header
+        body = os.path.getsize(fname) - start
+        lens = []
+        for k in range(samples):
+            f.seek(start + body * k // samples)
+            lines = f.read(1 << 14).split(b'\n')
+            lens += [len(l) + 1 for l in lines[(1 if k else 0):-1] if l]   # a line cut at either end of the read is left out
+    return round(body / np.mean(lens)) if lens else 0
 
 def check_memory(n_ratings:int, what:str, available:int|None=None, bytes_per_rating:int=BYTES_PER_RATING) -> int:
     "Bytes `n_ratings` will need; a `DatasetTooLargeError` naming `what` and the estimate if more than `available` (default: `available_memory()`)"

@@ -6,7 +6,7 @@ Docs: https://collab-nb.github.io/collab_nb/scale.html.md"""
 
 # %% ../nbs/10_scale.ipynb #78ac74a6
 from __future__ import annotations
-import json, math, os, re, shutil, socket, subprocess, sys, tempfile, time, warnings
+import json, math, multiprocessing, os, re, shutil, socket, subprocess, sys, tempfile, time, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -28,8 +28,8 @@ from .leaderboard import FAST_RECIPE, _PeakRSS
 __all__ = ['OPTIMIZERS', 'MODELS', 'TRAIN_RECIPES', 'ALS_U1', 'movielens_shape', 'write_movielens', 'memory_table', 'bench_scale',
            'bench_scale_fresh', 'sparse_embeddings', 'sum_rows', 'row_adam_step', 'RowOptimizer', 'RowAdam',
            'ShardedCollabDL', 'CollabDistributedTrainer', 'loopback_bytes', 'free_port', 'check_processes',
-           'check_train_args', 'train_collab', 'grad_bytes', 'comm_per_step', 'MissingJavaError', 'check_java',
-           'spark_session', 'spark_als', 'scale_versus_als']
+           'cpu_threads', 'check_train_args', 'train_collab', 'grad_bytes', 'comm_per_step', 'MissingJavaError',
+           'check_java', 'spark_session', 'spark_als', 'scale_versus_als']
 
 # %% ../nbs/10_scale.ipynb #07246804
 def movielens_shape(n_ratings:int) -> tuple:
@@ -243,6 +243,11 @@ def check_processes(n:int, n_cores:int|None=None) -> int:
         raise ValueError(f"processes={n} is more than this machine's {torch.cuda.device_count()} GPUs: use one process per GPU")
     return n
 
+def cpu_threads(processes:int) -> int:
+    "Threads for each of `processes` data-parallel CPU processes: a share of the cores, or 1 in a process forked from another (`notebook_launcher`), where OpenMP's threads do not survive the fork and a parallel op would wait forever"
+    if multiprocessing.parent_process() is not None: return 1
+    return max(1, (os.cpu_count() or 1) // processes)
+
 def check_train_args(dataset:str, model:str, recipe:str, bs:int|None=None, epochs:int|None=None, processes:int=1) -> dict:
     "`train_collab`'s choices checked before any work (a known data set, model and recipe; a global batch that divides among `processes`): the recipe they make"
     _check_dataset(dataset)
@@ -264,7 +269,9 @@ def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
                  out=None): # a JSON file process 0 writes the result to
     "Train `model` with `recipe` on `dataset` in this process, or data-parallel in each process Accelerate launched (`bs` the global batch); return the result"
     world = max(1, num_distrib())
-    if world > 1: check_processes(world)
+    if world > 1:
+        check_processes(world)
+        if not torch.cuda.is_available(): torch.set_num_threads(cpu_threads(world))
     r = {**check_train_args(dataset, model, recipe, bs, epochs, world), **{k: v for k, v in dict(lr=lr, wd=wd).items() if v is not None}}
     split = split or ('u1' if dataset == 'ml-100k' else 'random')
     dls = collab_dls(dataset, split=split, bs=r['bs'] // world, item_name='movie', path=path, valid_pct=0.1)
@@ -332,10 +339,14 @@ def spark_session(cores:int=2, memory:str='4g'):
     check_java()
     try: from pyspark.sql import SparkSession
     except ImportError: raise ImportError("Spark's ALS needs pyspark: pip install 'collab-nb[scale]'") from None
-    spark = (SparkSession.builder.master(f'local[{cores}]').appName('collab_nb').config('spark.driver.memory', memory)
-             .config('spark.ui.enabled', 'false').config('spark.sql.shuffle.partitions', str(2 * cores))
-             .config('spark.sql.execution.arrow.pyspark.enabled', 'true').getOrCreate())
+    os.environ.setdefault('SPARK_LOCAL_IP', '127.0.0.1')   # local mode: this machine's loopback, as the processes of lesson 10 use
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='PySpark does not yet fully support pandas')   # it converts the course's frames correctly
+        spark = (SparkSession.builder.master(f'local[{cores}]').appName('collab_nb').config('spark.driver.memory', memory)
+                 .config('spark.ui.enabled', 'false').config('spark.sql.shuffle.partitions', str(2 * cores))
+                 .config('spark.sql.execution.arrow.pyspark.enabled', 'true').config('spark.ui.showConsoleProgress', 'false').getOrCreate())
     spark.sparkContext.setLogLevel('ERROR')
+    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix='collab_nb_spark_'))   # where ALS cuts its lineage every 10 iterations: without it, 20 overflow Java's stack
     return spark
 
 ALS_U1 = dict(rank=50, reg=0.1, iters=20)   # chosen on carve(Split('ml-100k', 'u1')), a fifth of u1.base held out: rank {10, 50} x regParam {0.05, 0.1, 0.2} x {10, 20} iterations

@@ -111,9 +111,11 @@ def _prepare_out(out_dir, nbs_path, overwrite):
 def _read_nb(path):
     "The notebook at `path`, or a `ValueError` naming the file that is not one"
     import nbformat
-    try: return nbformat.read(path, as_version=4)
+    try: nb = nbformat.read(path, as_version=4)
     except Exception as e:
         raise ValueError(f"{path} is not a readable notebook ({type(e).__name__}: {str(e)[:120]}): restore it (git checkout) or move it away") from None
+    for c in nb.cells: c.get('metadata', {}).pop('execution', None)   # run timings, which `nbdev-test --save` writes as numbers where nbformat's schema wants text
+    return nb
 
 @contextmanager
 def _staged(out:Path):
