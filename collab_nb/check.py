@@ -8,7 +8,7 @@ Docs: https://collab-nb.github.io/collab_nb/check.html.md"""
 from __future__ import annotations
 import os, sys, time, platform, urllib.request
 from pathlib import Path
-from .data import DATASETS, _NEEDS
+from .data import DATASETS, COURSE_DATASETS, _NEEDS
 
 # %% auto #0
 __all__ = ['MIN_VERSIONS', 'check_versions', 'check_device', 'default_data_path', 'check_data', 'check_training', 'setup_report']
@@ -51,12 +51,13 @@ def default_data_path():
     return Path(fastai_cfg().path('data'))
 
 def check_data(data_path=None, reachable=_reachable):
-    "For each data set: found (and where), or downloadable, or a FIX line"
+    "For each data set the lessons read (`COURSE_DATASETS`; lesson 10's large ones are downloaded when asked for): found (and where), or downloadable, or a FIX line"
     data_path = Path(data_path) if data_path is not None else default_data_path()
     home = os.environ.get('FASTAI_HOME')
     where = f"FASTAI_HOME={home}" if home else "FASTAI_HOME is not set"
     res = []
-    for name, url in DATASETS.items():
+    for name in COURSE_DATASETS:
+        url = DATASETS[name]
         folder = data_path/name
         missing = [f for f in _NEEDS[name] if not (folder/f).is_file()]
         if not missing: res.append(('OK', f"{name} found in {folder} ({where})"))
