@@ -27,9 +27,9 @@ from .leaderboard import FAST_RECIPE, _PeakRSS
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'MODELS', 'TRAIN_RECIPES', 'ALS_U1', 'movielens_shape', 'write_movielens', 'memory_table', 'bench_scale',
            'bench_scale_fresh', 'sparse_embeddings', 'sum_rows', 'row_adam_step', 'RowOptimizer', 'RowAdam',
-           'ShardedCollabDL', 'CollabDistributedTrainer', 'loopback_bytes', 'free_port', 'check_processes',
-           'cpu_threads', 'check_train_args', 'train_collab', 'grad_bytes', 'comm_per_step', 'MissingJavaError',
-           'check_java', 'spark_session', 'spark_als', 'scale_versus_als']
+           'ShardedCollabDL', 'all_gather_rows', 'sparse_params', 'CollabDistributedTrainer', 'loopback_bytes',
+           'free_port', 'check_processes', 'cpu_threads', 'check_train_args', 'train_collab', 'grad_bytes',
+           'comm_per_step', 'MissingJavaError', 'check_java', 'spark_session', 'spark_als', 'scale_versus_als']
 
 # %% ../nbs/10_scale.ipynb #07246804
 def movielens_shape(n_ratings:int) -> tuple:
@@ -202,8 +202,60 @@ class ShardedCollabDL(TensorCollabDL):
         p = torch.cat([p, p[:k * self.world_size - n]])   # as fastai's DistributedDL: the first rows again, so that every part has k
         return p[self.rank * k:(self.rank + 1) * k].to(device)
 
+def _pack(ts:list, n:int):
+    "Tensors `ts` flattened into one, padded to `n` numbers (every process's all-gather must be the same size)"
+    flat = torch.cat([t.reshape(-1) for t in ts])
+    return torch.cat([flat, flat.new_zeros(n - len(flat))])
+
+def all_gather_rows(grads:list) -> list:
+    "The average over all processes of each sparse gradient in `grads`: every process's rows gathered (their counts, then all rows and all values, in three all-gathers) and summed once per row"
+    world, seen = dist.get_world_size(), []
+    gs = [g if g.is_coalesced() else sum_rows(g, seen) for g in grads]
+    widths = [math.prod(g.shape[1:]) for g in gs]
+    counts = torch.tensor([g._nnz() for g in gs], device=gs[0].device)
+    got = [torch.empty_like(counts) for _ in range(world)]
+    dist.all_gather(got, counts)
+    counts = torch.stack(got).tolist()   # counts[r][j]: the rows of gradient j in process r
+    sizes = [[n * w for n, w in zip(c, widths)] for c in counts]
+    idx, vals = [gs[0]._indices().new_empty(max(map(sum, counts))) for _ in range(world)], [gs[0]._values().new_empty(max(map(sum, sizes))) for _ in range(world)]
+    dist.all_gather(idx, _pack([g._indices()[0] for g in gs], len(idx[0])))
+    dist.all_gather(vals, _pack([g._values() for g in gs], len(vals[0])))
+    rows, values = [[] for _ in gs], [[] for _ in gs]
+    for r in range(world):   # each process's rows and values cut back into its gradients
+        for j, (i, v) in enumerate(zip(idx[r][:sum(counts[r])].split(counts[r]), vals[r][:sum(sizes[r])].split(sizes[r]))):
+            rows[j].append(i); values[j].append(v)
+    seen = []
+    return [sum_rows(torch.sparse_coo_tensor(torch.cat(rows[j])[None], torch.cat(values[j]).view(-1, *g.shape[1:]) / world, g.shape, check_invariants=False), seen)
+            for j, g in enumerate(gs)]
+
+def _sparse_grad(p):
+    "`p`'s sparse gradient, or one with no rows where the batch gave it none (every process must send one)"
+    if p.grad is not None: return p.grad
+    return torch.sparse_coo_tensor(torch.zeros((1, 0), dtype=torch.long, device=p.device), p.new_zeros((0, *p.shape[1:])), p.shape, check_invariants=True)
+
+def sparse_params(model:nn.Module) -> list:
+    "The weights of `model`'s `nn.Embedding`s that train with sparse gradients"
+    return [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad]
+
 class CollabDistributedTrainer(DistributedTrainer):
-    "fastai's `DistributedTrainer` for the engine's loaders: training batches shared out by `ShardedCollabDL`, validation whole in every process"
+    "fastai's `DistributedTrainer` for the engine's loaders: training batches shared out by `ShardedCollabDL`, validation whole in every process; sparse gradients averaged by `all_gather_rows`"
+    def before_fit(self):
+        super().before_fit()
+        m = self.learn.model
+        self.sparse = sparse_params(m) if isinstance(m, nn.parallel.DistributedDataParallel) and num_distrib() > 1 else []
+        # DDP's own sparse all-reduce under gloo corrupted a process's heap about one run in twelve (torch 2.13): switched off, the gradients averaged after the backward
+        if self.sparse: m.require_backward_grad_sync = False
+
+    def after_backward(self):
+        if not self.sparse: return
+        for p, g in zip(self.sparse, all_gather_rows([_sparse_grad(p) for p in self.sparse])): p.grad = g
+        sparse = set(map(id, self.sparse))
+        dense = [p for p in self.learn.model.parameters() if p.requires_grad and id(p) not in sparse]
+        if not dense: return
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in dense])   # one all-reduce for all of them
+        dist.all_reduce(flat)
+        for p, g in zip(dense, (flat / dist.get_world_size()).split([p.numel() for p in dense])): p.grad = g.view_as(p)
+
     def _wrap_dl(self, dl):
         if isinstance(dl, (ShardedCollabDL, DistributedDL)): return dl
         if isinstance(dl, TensorCollabDL):
