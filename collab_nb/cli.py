@@ -18,7 +18,7 @@ from .top import TOP_RECIPES, _myfm
 from .ranking import RANK_RECIPES, compare_ranking, per_user_split
 from .check import setup_report
 from .workshop import make_student_notebooks, make_handouts
-from .scale import OPTIMIZERS, bench_scale_fresh, check_train_args, check_processes, train_collab, free_port
+from .scale import OPTIMIZERS, bench_scale_fresh, check_train_args, check_train_data, check_processes, train_collab, spawn_launcher
 from fastai.torch_core import rank_distrib, num_distrib
 
 # %% auto #0
@@ -198,13 +198,13 @@ def collab_nb_train(
         if launched and processes > 1: raise ValueError(f"--processes {processes} under accelerate launch, which started {num_distrib()}: leave --processes out")
         check_processes(num_distrib() if launched else processes)
         check_train_args(dataset, model, recipe, bs, epochs, max(processes, num_distrib()))
+        check_train_data(dataset, path, max(processes, num_distrib()))   # before any process starts: the files there, memory for all of them
         out = writable_file(out, overwrite, suffixes=('.json',)) if out is not None and not rank_distrib() else None
     args = (dataset, split, model, recipe, bs, epochs, lr, wd, sparse, seed, path)
     with exits('collab-nb-train', 1):
         if processes > 1:
-            from accelerate import notebook_launcher
             with tempfile.TemporaryDirectory() as d:
-                notebook_launcher(train_collab, args=(*args, f'{d}/result.json'), num_processes=processes, use_port=str(free_port()))
+                spawn_launcher(train_collab, args=(*args, f'{d}/result.json'), num_processes=processes)
                 res = json.loads(Path(d, 'result.json').read_text())
         else: res = train_collab(*args)
     if rank_distrib() == 0:

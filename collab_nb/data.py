@@ -146,15 +146,15 @@ def estimate_ratings(fname, samples:int=16) -> int:
             lens += [len(l) + 1 for l in lines[(1 if k else 0):-1] if l]   # a line cut at either end of the read is left out
     return round(body / np.mean(lens)) if lens else 0
 
-def check_memory(n_ratings:int, what:str, available:int|None=None, bytes_per_rating:int=BYTES_PER_RATING) -> int:
+def check_memory(n_ratings:int, what:str, available:int|None=None, bytes_per_rating:int=BYTES_PER_RATING,
+                 fix:str='use a machine with more memory, or read the first ratings only with nrows='): # what the error tells the user to do
     "Bytes `n_ratings` will need; a `DatasetTooLargeError` naming `what` and the estimate if more than `available` (default: `available_memory()`)"
     need = int(n_ratings * bytes_per_rating)
     avail = available_memory() if available is None else available
     if avail is not None and need > avail:
         raise DatasetTooLargeError(
             f"{what}: about {n_ratings / 1e6:,.1f}M ratings need about {need / 2**30:.1f} GB to load and train on ({bytes_per_rating} bytes "
-            f"a rating: the frame, its codes and tensors), but {avail / 2**30:.1f} GB of memory is available: use a machine with more "
-            f"memory, or read the first ratings only with nrows=")
+            f"a rating: the frame, its codes and tensors), but {avail / 2**30:.1f} GB of memory is available: {fix}")
     return need
 
 def load_movielens_large(dataset:str='ml-25m', # 'ml-25m' or 'ml-32m'

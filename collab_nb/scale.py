@@ -6,7 +6,7 @@ Docs: https://collab-nb.github.io/collab_nb/scale.html.md"""
 
 # %% ../nbs/10_scale.ipynb #78ac74a6
 from __future__ import annotations
-import json, math, multiprocessing, os, re, shutil, socket, subprocess, sys, tempfile, time, warnings
+import faulthandler, json, math, multiprocessing, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -18,6 +18,7 @@ from fastai.torch_core import rank_distrib, num_distrib, set_seed
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedTrainer, DistributedDL
+from accelerate.utils import patch_environment
 from .data import *
 from .data import _need_cols, _check_dataset
 from .learner import *
@@ -28,8 +29,9 @@ from .leaderboard import FAST_RECIPE, _PeakRSS
 __all__ = ['OPTIMIZERS', 'MODELS', 'TRAIN_RECIPES', 'ALS_U1', 'movielens_shape', 'write_movielens', 'memory_table', 'bench_scale',
            'bench_scale_fresh', 'sparse_embeddings', 'sum_rows', 'row_adam_step', 'RowOptimizer', 'RowAdam',
            'ShardedCollabDL', 'all_gather_rows', 'sparse_params', 'CollabDistributedTrainer', 'loopback_bytes',
-           'free_port', 'check_processes', 'cpu_threads', 'check_train_args', 'train_collab', 'grad_bytes',
-           'comm_per_step', 'MissingJavaError', 'check_java', 'spark_session', 'spark_als', 'scale_versus_als']
+           'free_port', 'check_processes', 'cpu_threads', 'check_train_args', 'check_train_data', 'train_collab',
+           'spawn_launcher', 'grad_bytes', 'comm_per_step', 'MissingJavaError', 'check_java', 'spark_session',
+           'spark_als', 'scale_versus_als']
 
 # %% ../nbs/10_scale.ipynb #07246804
 def movielens_shape(n_ratings:int) -> tuple:
@@ -297,7 +299,7 @@ def check_processes(n:int, n_cores:int|None=None) -> int:
 
 def cpu_threads(processes:int) -> int:
     "Threads for each of `processes` data-parallel CPU processes: a share of the cores, or 1 in a process forked from another (`notebook_launcher`), where OpenMP's threads do not survive the fork and a parallel op would wait forever"
-    if multiprocessing.parent_process() is not None: return 1
+    if multiprocessing.parent_process() is not None and os.environ.get('COLLAB_NB_SPAWNED') != '1': return 1   # forked, not spawned (`spawn_launcher`)
     return max(1, (os.cpu_count() or 1) // processes)
 
 def check_train_args(dataset:str, model:str, recipe:str, bs:int|None=None, epochs:int|None=None, processes:int=1) -> dict:
@@ -309,6 +311,15 @@ def check_train_args(dataset:str, model:str, recipe:str, bs:int|None=None, epoch
     check_count(r['bs'], 'bs'); check_count(r['epochs'], 'epochs')
     if r['bs'] % processes: raise ValueError(f"bs={r['bs']} (the global batch) must divide evenly among {processes} processes")
     return r
+
+def check_train_data(dataset:str, path=None, processes:int=1, available:int|None=None):
+    "`dataset`'s folder (`dataset_path`), and for the large sets the memory of `processes` processes that each load all of it, checked before any loads: the folder"
+    folder = dataset_path(dataset, path)
+    if dataset in ('ml-25m', 'ml-32m'):
+        what = f"{dataset} ({folder/'ratings.csv'})" + (f", loaded whole by each of {processes} processes" if processes > 1 else '')
+        check_memory(estimate_ratings(folder/'ratings.csv'), what, available, BYTES_PER_RATING * processes,
+                     fix='use a machine with more memory' + (', or fewer processes' if processes > 1 else ''))
+    return folder
 
 def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
                  split:str|None=None, # an ML-100k fold or 'random' (default: 'u1' on ml-100k, else 'random')
@@ -325,6 +336,7 @@ def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
         check_processes(world)
         if not torch.cuda.is_available(): torch.set_num_threads(cpu_threads(world))
     r = {**check_train_args(dataset, model, recipe, bs, epochs, world), **{k: v for k, v in dict(lr=lr, wd=wd).items() if v is not None}}
+    check_train_data(dataset, path, world)
     split = split or ('u1' if dataset == 'ml-100k' else 'random')
     dls = collab_dls(dataset, split=split, bs=r['bs'] // world, item_name='movie', path=path, valid_pct=0.1)
     set_seed(seed)
@@ -340,6 +352,54 @@ def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
         res['rmse'] = valid_rmse(learn.model, dls)   # the model, not the Learner: fastai's get_preds would wait for the other processes
         if out is not None: Path(out).write_text(json.dumps(res))
     return res
+
+# %% ../nbs/10_scale.ipynb #3b9d6f41
+class _Spawned:
+    "`function` as process `index` of a `spawn_launcher` launch: the ranks torch.distributed, Accelerate and fastai read, and every thread's stack on stderr when the launcher signals that time is up"
+    def __init__(self, function): self.function = function
+    def __call__(self, index, *args):
+        os.environ.update(RANK=str(index), LOCAL_RANK=str(index), COLLAB_NB_SPAWNED='1')
+        if hasattr(signal, 'SIGUSR1'): faulthandler.register(signal.SIGUSR1, all_threads=True)
+        self.function(*args)
+
+def _check_importable(function):
+    "`function`, if a spawned process can import it: defined at the top of a module, not in `__main__` (a notebook or a script) nor inside another function"
+    if not callable(function): raise TypeError(f"function must be a function to run in each process, got {function!r}")
+    mod, name = getattr(function, '__module__', None), getattr(function, '__qualname__', None)
+    if mod in (None, '__main__') or not name or '<locals>' in name:
+        raise ValueError(f"function={getattr(function, '__name__', function)!r} is defined in {mod or 'no module'}{' inside another function' if name and '<locals>' in name else ''}: "
+                         f"a spawned process imports the function anew, so it must be defined at the top of a module; launch a notebook's function with notebook_launcher, which forks")
+    return function
+
+def _stop(ctx, timeout):
+    "End a launch past its `timeout`: each process still running prints every thread's stack, then is killed"
+    alive = [p for p in ctx.processes if p.is_alive()]
+    for p in alive:
+        if hasattr(signal, 'SIGUSR1'): os.kill(p.pid, signal.SIGUSR1)
+    time.sleep(2)   # time to print
+    for p in ctx.processes: p.kill(); p.join()
+    raise TimeoutError(f"processes {[ctx.processes.index(p) for p in alive]} of {len(ctx.processes)} were still running after timeout={timeout} s: "
+                       f"their threads' stacks are printed above")
+
+def spawn_launcher(function, # a function each process imports anew: defined at the top of a module
+                   args=(), num_processes:int=2,
+                   use_port:str|int|None=None, # the port where the processes meet (default: a free one)
+                   timeout:float|None=None): # seconds after which processes still running print every thread's stack and are ended
+    "Accelerate's `notebook_launcher` in fresh Python processes, spawned rather than forked from this one: none of its threads, or the locks they hold, come along"
+    check_count(num_processes, 'num_processes')
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0):
+        raise ValueError(f"timeout must be a number of seconds > 0, or None for no limit; got {timeout!r}")
+    _check_importable(function)
+    env = dict(world_size=num_processes, local_world_size=num_processes, master_addr='127.0.0.1', master_port=use_port or free_port())
+    with patch_environment(**env):
+        ctx = torch.multiprocessing.start_processes(_Spawned(function), args=args, nprocs=num_processes, join=False, start_method='spawn')
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not ctx.join(None if deadline is None else 1):
+                if deadline is not None and time.monotonic() > deadline: _stop(ctx, timeout)
+        except torch.multiprocessing.ProcessExitedException as e:
+            raise RuntimeError(f"process {e.error_index} of {num_processes} exited with code {e.exit_code} before it finished: its error is printed above") from None
+
 
 # %% ../nbs/10_scale.ipynb #66a51ac3
 def grad_bytes(model:nn.Module, batch) -> dict:
