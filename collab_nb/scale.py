@@ -371,13 +371,12 @@ def _check_importable(function):
                          f"a spawned process imports the function anew, so it must be defined at the top of a module; launch a notebook's function with notebook_launcher, which forks")
     return function
 
-def _stop(ctx, timeout):
-    "End a launch past its `timeout`: each process still running prints every thread's stack, then is killed"
+def _time_up(ctx, timeout):
+    "A launch past its `timeout`: each process still running prints every thread's stack; a `TimeoutError` naming them"
     alive = [p for p in ctx.processes if p.is_alive()]
     for p in alive:
         if hasattr(signal, 'SIGUSR1'): os.kill(p.pid, signal.SIGUSR1)
     time.sleep(2)   # time to print
-    for p in ctx.processes: p.kill(); p.join()
     raise TimeoutError(f"processes {[ctx.processes.index(p) for p in alive]} of {len(ctx.processes)} were still running after timeout={timeout} s: "
                        f"their threads' stacks are printed above")
 
@@ -396,9 +395,12 @@ def spawn_launcher(function, # a function each process imports anew: defined at 
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while not ctx.join(None if deadline is None else 1):
-                if deadline is not None and time.monotonic() > deadline: _stop(ctx, timeout)
+                if deadline is not None and time.monotonic() > deadline: _time_up(ctx, timeout)
         except torch.multiprocessing.ProcessExitedException as e:
             raise RuntimeError(f"process {e.error_index} of {num_processes} exited with code {e.exit_code} before it finished: its error is printed above") from None
+        finally:   # however the launch ends (an error, the timeout, an interrupt), no process is left running
+            for p in ctx.processes:
+                if p.is_alive(): p.kill(); p.join()
 
 
 # %% ../nbs/10_scale.ipynb #66a51ac3
