@@ -365,6 +365,7 @@ class _Spawned:
 def _check_importable(function):
     "`function`, if a spawned process can import it: defined at the top of a module, not in `__main__` (a notebook or a script) nor inside another function"
     if not callable(function): raise TypeError(f"function must be a function to run in each process, got {function!r}")
+    if isinstance(function, partial): return _check_importable(function.func) and function   # pickled as its function, and arguments
     mod, name = getattr(function, '__module__', None), getattr(function, '__qualname__', None)
     if mod in (None, '__main__') or not name or '<locals>' in name:
         raise ValueError(f"function={getattr(function, '__name__', function)!r} is defined in {mod or 'no module'}{' inside another function' if name and '<locals>' in name else ''}: "
