@@ -6,7 +6,7 @@ Docs: https://collab-nb.github.io/collab_nb/scale.html.md"""
 
 # %% ../nbs/10_scale.ipynb #78ac74a6
 from __future__ import annotations
-import faulthandler, json, math, multiprocessing, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, warnings
+import atexit, faulthandler, json, math, multiprocessing, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -135,13 +135,22 @@ def sparse_embeddings(model:nn.Module, sparse:bool=True) -> nn.Module:
         if isinstance(m, nn.Embedding): m.sparse = sparse
     return model
 
+def _unique_rows(idx):
+    "`torch.unique(idx, return_inverse=True)`: the rows `idx` holds, ascending, and each entry's place among them; on the CPU by numpy's sort, about 3x faster"
+    if idx.device.type != 'cpu': return torch.unique(idx, return_inverse=True)
+    a = idx.numpy()
+    order = np.argsort(a); s = a[order]
+    first = np.empty(len(s), bool); first[:1] = True; np.not_equal(s[1:], s[:-1], out=first[1:])   # where each row's run begins
+    inv = np.empty(len(s), np.int64); inv[order] = np.cumsum(first) - 1
+    return torch.from_numpy(s[first]), torch.from_numpy(inv)
+
 def sum_rows(grad, seen:list|None=None):
     "Sparse `grad` (a row per rating) as one row per index, repeats summed: `coalesce`, faster; `seen` keeps this step's index sets, so an equal one is not sorted again"
     idx = grad._indices()[0]
     for other, rows, inv in (seen or []):
         if other.shape == idx.shape and torch.equal(other, idx): break   # a user's factors and bias share the batch's users
     else:
-        rows, inv = torch.unique(idx, return_inverse=True)
+        rows, inv = _unique_rows(idx)
         if seen is not None: seen.append((idx, rows, inv))
     vals = grad._values().new_zeros((len(rows), *grad.shape[1:])).index_add_(0, inv, grad._values())
     return torch.sparse_coo_tensor(rows[None], vals, grad.shape, check_invariants=False)._coalesced_(True)
@@ -321,6 +330,10 @@ def check_train_data(dataset:str, path=None, processes:int=1, available:int|None
                      fix='use a machine with more memory' + (', or fewer processes' if processes > 1 else ''))
     return folder
 
+def _end_group():
+    "End this process's process group, if any: at exit, as PyTorch asks, since a gloo group left to the interpreter's shutdown can abort it (SIGABRT)"
+    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+
 def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
                  split:str|None=None, # an ML-100k fold or 'random' (default: 'u1' on ml-100k, else 'random')
                  model:str='dot', # a name in `MODELS`
@@ -342,6 +355,7 @@ def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
     set_seed(seed)
     m = MODELS[model](dls)
     learn = CollabLearner(dls, sparse_embeddings(m) if sparse else m, **({'opt_func': RowAdam} if sparse else {}))
+    if world > 1 and not dist.is_initialized(): atexit.register(_end_group)   # the group Accelerate makes for this training is ours to end
     t0, sent0 = time.perf_counter(), loopback_bytes()
     with learn.distrib_ctx(), learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(r['epochs'], r['lr'], wd=r['wd'])
     secs, sent = time.perf_counter() - t0, loopback_bytes()
