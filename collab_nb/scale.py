@@ -27,7 +27,7 @@ from .leaderboard import FAST_RECIPE, _PeakRSS
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'MODELS', 'TRAIN_RECIPES', 'ALS_U1', 'movielens_shape', 'write_movielens', 'memory_table', 'bench_scale',
-           'bench_scale_fresh', 'sparse_embeddings', 'sum_rows', 'row_adam_step', 'RowOptimizer', 'RowAdam',
+           'bench_scale_fresh', 'sparse_embeddings', 'sum_rows', 'adam_', 'row_adam_step', 'RowOptimizer', 'RowAdam',
            'ShardedCollabDL', 'all_gather_rows', 'sparse_params', 'CollabDistributedTrainer', 'loopback_bytes',
            'free_port', 'check_processes', 'cpu_threads', 'check_train_args', 'check_train_data', 'train_collab',
            'spawn_launcher', 'grad_bytes', 'comm_per_step', 'MissingJavaError', 'check_java', 'spark_session',
@@ -135,43 +135,51 @@ def sparse_embeddings(model:nn.Module, sparse:bool=True) -> nn.Module:
         if isinstance(m, nn.Embedding): m.sparse = sparse
     return model
 
-def _unique_rows(idx):
-    "`torch.unique(idx, return_inverse=True)`: the rows `idx` holds, ascending, and each entry's place among them; on the CPU by numpy's sort, about 3x faster"
-    if idx.device.type != 'cpu': return torch.unique(idx, return_inverse=True)
+def _row_groups(idx):
+    "What summing a sparse gradient's repeated rows needs: the rows `idx` holds (ascending) and each entry's place among them, as `torch.unique(idx, return_inverse=True)`; on the CPU, by numpy's sort (about 3x faster), also one entry of each row and the other entries (the repeats)"
+    if idx.device.type != 'cpu': return (*torch.unique(idx, return_inverse=True), None, None)
     a = idx.numpy()
     order = np.argsort(a); s = a[order]
     first = np.empty(len(s), bool); first[:1] = True; np.not_equal(s[1:], s[:-1], out=first[1:])   # where each row's run begins
     inv = np.empty(len(s), np.int64); inv[order] = np.cumsum(first) - 1
-    return torch.from_numpy(s[first]), torch.from_numpy(inv)
+    return torch.from_numpy(s[first]), torch.from_numpy(inv), torch.from_numpy(order[first]), torch.from_numpy(order[~first])
 
 def sum_rows(grad, seen:list|None=None):
     "Sparse `grad` (a row per rating) as one row per index, repeats summed: `coalesce`, faster; `seen` keeps this step's index sets, so an equal one is not sorted again"
-    idx = grad._indices()[0]
-    for other, rows, inv in (seen or []):
+    idx, vals = grad._indices()[0], grad._values()
+    for other, *groups in (seen or []):
         if other.shape == idx.shape and torch.equal(other, idx): break   # a user's factors and bias share the batch's users
     else:
-        rows, inv = _unique_rows(idx)
-        if seen is not None: seen.append((idx, rows, inv))
-    vals = grad._values().new_zeros((len(rows), *grad.shape[1:])).index_add_(0, inv, grad._values())
-    return torch.sparse_coo_tensor(rows[None], vals, grad.shape, check_invariants=False)._coalesced_(True)
+        groups = _row_groups(idx)
+        if seen is not None: seen.append((idx, *groups))
+    rows, inv, one, more = groups
+    if one is None: summed = vals.new_zeros((len(rows), *vals.shape[1:])).index_add_(0, inv, vals)   # on a GPU
+    else: summed = vals.index_select(0, one).index_add_(0, inv[more], vals.index_select(0, more))   # one entry of each row copied, the repeats added to it: 2-4x faster than adding all into zeros
+    return torch.sparse_coo_tensor(rows[None], summed, grad.shape, check_invariants=False)._coalesced_(True)
 
-def row_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, avgs=None, **kwargs):
-    "fastai's Adam step with decoupled weight decay, on the rows of `p` its gradient holds: every row of a dense gradient, the rows a batch used of a sparse one"
-    if avgs is None: avgs = p.new_zeros((*p.shape[:1], 2, *p.shape[1:]))   # each row's running averages of the gradient and of its square, side by side
-    step += 1
-    g = p.grad
-    if g.is_sparse:
+def adam_(w, g, grad_avg, sqr_avg, step:int, lr, mom, sqr_mom, eps, wd, fused:bool=True):
+    "fastai's Adam step with decoupled weight decay, in place on the weights `w` and their running averages: with `fused`, by the kernel of PyTorch's `AdamW(fused=True)` (the same arithmetic in one pass) where there is one"
+    if fused and hasattr(torch, '_fused_adamw_') and w.dtype in (torch.float32, torch.float64) and all(t.is_contiguous() for t in (w, g, grad_avg, sqr_avg)):
+        torch._fused_adamw_([w], [g], [grad_avg], [sqr_avg], [], [torch.tensor(float(step), device=w.device)], lr=lr, beta1=mom, beta2=sqr_mom,
+                            weight_decay=wd, eps=eps, amsgrad=False, maximize=False)
+        return w
+    if wd: w.mul_(1 - lr * wd)
+    grad_avg.mul_(mom).add_(g, alpha=1 - mom)
+    sqr_avg.mul_(sqr_mom).addcmul_(g, g, value=1 - sqr_mom)
+    return w.addcdiv_(grad_avg, (sqr_avg / (1 - sqr_mom ** step)).sqrt_().add_(eps), value=-lr / (1 - mom ** step))
+
+def row_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, grad_avg=None, sqr_avg=None, fused=True, **kwargs):
+    "fastai's Adam step (`adam_`) on the rows of `p` its gradient holds: every row of a dense gradient, the rows a batch used of a sparse one"
+    if grad_avg is None: grad_avg, sqr_avg = torch.zeros_like(p.data), torch.zeros_like(p.data)   # fastai's Adam's names for them
+    step, g = step + 1, p.grad
+    if not g.is_sparse: adam_(p.data, g, grad_avg, sqr_avg, step, lr, mom, sqr_mom, eps, wd, fused)
+    else:
         g = g if g.is_coalesced() else sum_rows(g)
         rows, g = g._indices()[0], g._values()
-        w, mv = p.data.index_select(0, rows), avgs.index_select(0, rows)   # the rows used
-    else: rows, w, mv = None, p.data, avgs
-    m, v = mv.unbind(1 if p.ndim else 0)   # views: updating them updates mv
-    if wd: w.mul_(1 - lr * wd)
-    m.mul_(mom).add_(g, alpha=1 - mom)
-    v.mul_(sqr_mom).addcmul_(g, g, value=1 - sqr_mom)
-    w.addcdiv_(m, (v / (1 - sqr_mom ** step)).sqrt_().add_(eps), value=-lr / (1 - mom ** step))
-    if rows is not None: p.data.index_copy_(0, rows, w); avgs.index_copy_(0, rows, mv)   # scattered back
-    return {'step': step, 'avgs': avgs}
+        used = [t.index_select(0, rows) for t in (p.data, grad_avg, sqr_avg)]   # the rows used
+        adam_(*used[:1], g, *used[1:], step, lr, mom, sqr_mom, eps, wd, fused)
+        for t, u in zip((p.data, grad_avg, sqr_avg), used): t.index_copy_(0, rows, u)   # scattered back
+    return {'step': step, 'grad_avg': grad_avg, 'sqr_avg': sqr_avg}
 
 class RowOptimizer(Optimizer):
     "fastai's `Optimizer` for sparse gradients: each summed once per row before the step (`sum_rows`), let go after it (zeroing one would keep its rows)"
@@ -186,9 +194,9 @@ class RowOptimizer(Optimizer):
             if p.grad.is_sparse: p.grad = None
             else: p.grad.detach_(); p.grad.zero_()
 
-def RowAdam(params, lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5, wd:float=0.01):
-    "fastai's `Adam` (the same defaults) updating only the rows a sparse gradient holds: the `opt_func` for `sparse_embeddings` models"
-    return RowOptimizer(params, [row_adam_step], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
+def RowAdam(params, lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5, wd:float=0.01, fused:bool=True):
+    "fastai's `Adam` (the same defaults) updating only the rows a sparse gradient holds: the `opt_func` for `sparse_embeddings` models; `fused` as in `adam_`"
+    return RowOptimizer(params, [row_adam_step], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, fused=fused)
 
 # %% ../nbs/10_scale.ipynb #d72b030d
 def _shared_seed() -> int:
