@@ -13,7 +13,7 @@ import numpy as np, pandas as pd, torch
 import torch.distributed as dist
 from torch import nn
 from fastcore.basics import ifnone, patch
-from fastai.optimizer import Optimizer
+from fastai.optimizer import Optimizer, weight_decay, average_grad, average_sqr_grad, adam_step
 from fastai.torch_core import rank_distrib, num_distrib, set_seed
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
@@ -163,10 +163,11 @@ def adam_(w, g, grad_avg, sqr_avg, step:int, lr, mom, sqr_mom, eps, wd, fused:bo
         torch._fused_adamw_([w], [g], [grad_avg], [sqr_avg], [], [torch.tensor(float(step), device=w.device)], lr=lr, beta1=mom, beta2=sqr_mom,
                             weight_decay=wd, eps=eps, amsgrad=False, maximize=False)
         return w
-    if wd: w.mul_(1 - lr * wd)
-    grad_avg.mul_(mom).add_(g, alpha=1 - mom)
-    sqr_avg.mul_(sqr_mom).addcmul_(g, g, value=1 - sqr_mom)
-    return w.addcdiv_(grad_avg, (sqr_avg / (1 - sqr_mom ** step)).sqrt_().add_(eps), value=-lr / (1 - mom ** step))
+    w.grad = g   # else fastai's own step functions, op by op: they read the gradient there
+    weight_decay(w, lr, wd); average_grad(w, mom, True, grad_avg); average_sqr_grad(w, sqr_mom, True, sqr_avg)
+    adam_step(w, lr, mom, step, sqr_mom, grad_avg, sqr_avg, eps)
+    w.grad = None
+    return w
 
 def row_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, grad_avg=None, sqr_avg=None, fused=True, **kwargs):
     "fastai's Adam step (`adam_`) on the rows of `p` its gradient holds: every row of a dense gradient, the rows a batch used of a sparse one"
