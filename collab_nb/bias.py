@@ -11,8 +11,9 @@ import matplotlib.pyplot as plt, seaborn as sns
 from fastai.torch_core import to_np
 from fastai.layers import Embedding, sigmoid_range
 from fastai.learner import Learner
+from .core import *
 from .data import *
-from .learner import CollabModel, n_users_items, _model_dls, get_preds_targs, lookup, emb_layers
+from .learner import CollabModel, n_users_items, model_dls, get_preds_targs, lookup, emb_layers
 
 # %% auto #0
 __all__ = ['DotProductBias', 'item_index', 'get_biases', 'bias_table', 'get_factors', 'plot_factor_pca', 'most_similar',
@@ -45,7 +46,7 @@ def item_index(dls, names, is_item=True):
 # %% ../nbs/02_bias.ipynb #16b3c918
 def get_biases(learn, dls=None, is_item=True) -> pd.Series:
     "Learned item (or user) biases by name, lowest first"
-    model, dls = _model_dls(learn, dls)
+    model, dls = model_dls(learn, dls)
     bias = emb_layers(model, is_item)[1]
     if bias is None: raise TypeError(f"{type(model).__name__} has no biases")
     return pd.Series(to_np(bias.weight.detach().cpu())[1:, 0], index=_names(dls, is_item)[1:], name='bias').sort_values()
@@ -59,7 +60,7 @@ def bias_table(learn, dls=None, n:int=5, is_item=True) -> pd.DataFrame:
 # %% ../nbs/02_bias.ipynb #553d5c75
 def get_factors(learn, dls=None, is_item=True) -> pd.DataFrame:
     "Learned item (or user) factors, one row a name"
-    model, dls = _model_dls(learn, dls)
+    model, dls = model_dls(learn, dls)
     w = to_np(emb_layers(model, is_item)[0].weight.detach().cpu())[1:]
     return pd.DataFrame(w, index=_names(dls, is_item)[1:])
 
@@ -70,7 +71,7 @@ def _counts(dls, is_item=True):
 
 def plot_factor_pca(learn, dls=None, n:int=50, items=None, ax=None, figsize=(10, 8)):
     "Items (the `n` most rated by default) placed by the first two principal components of their factors"
-    model, dls = _model_dls(learn, dls)
+    model, dls = model_dls(learn, dls)
     w = emb_layers(model, True)[0].weight.detach().cpu().float()
     pcs = to_np(w[1:].pca(2))   # fitted on every item but #na#
     idx = item_index(dls, items) if items is not None else [int(i) for i in _counts(dls).index if i > 0][:n]
@@ -86,7 +87,7 @@ def plot_factor_pca(learn, dls=None, n:int=50, items=None, ax=None, figsize=(10,
 def most_similar(learn, item, dls=None, n:int=5, min_ratings:int=20, is_item=True) -> pd.DataFrame:
     "The `n` items (or users) with at least `min_ratings` training ratings whose factors are closest to `item`'s (cosine)"
     check_count(n, 'n')
-    model, dls = _model_dls(learn, dls)
+    model, dls = model_dls(learn, dls)
     i = item_index(dls, item, is_item)
     w = emb_layers(model, is_item)[0].weight.detach().cpu().float()
     sim = torch.nn.functional.cosine_similarity(w, w[i][None], dim=1)

@@ -8,10 +8,11 @@ Docs: https://collab-nb.github.io/collab_nb/check.html.md"""
 from __future__ import annotations
 import os, sys, time, platform, urllib.request
 from pathlib import Path
-from .data import DATASETS, COURSE_DATASETS, _NEEDS
+from .data import DATASETS, COURSE_DATASETS, DATASET_FILES
 
 # %% auto #0
-__all__ = ['MIN_VERSIONS', 'check_versions', 'check_device', 'default_data_path', 'check_data', 'check_training', 'setup_report']
+__all__ = ['MIN_VERSIONS', 'OPTIONAL_LIBS', 'check_versions', 'check_device', 'check_optional', 'default_data_path', 'check_data',
+           'check_training', 'setup_report']
 
 # %% ../nbs/80_check.ipynb #dd411cd0
 MIN_VERSIONS = {'python': (3, 10), 'torch': (2, 0), 'fastai': (2, 7)}
@@ -38,6 +39,22 @@ def check_device():
     if torch.cuda.is_available(): return [('OK', f"device: GPU ({torch.cuda.get_device_name(0)}); the course also runs on a CPU")]
     return [('OK', f"device: CPU, {torch.get_num_threads()} threads (no GPU found; every lesson is made for a CPU)")]
 
+# %% ../nbs/80_check.ipynb #e1974f9c
+OPTIONAL_LIBS = {'accelerate': 'fastai.distributed', 'pyspark': 'pyspark.ml.recommendation'}   # lesson 10's: {library: the module it must import}
+
+def check_optional(libs:dict|None=None, timeout:float=120):
+    "A line for each of lesson 10's libraries: `OK` with its version if its module imports (in a fresh Python), else a `NOTE` saying lesson 10 needs it"
+    import subprocess
+    res = []
+    for lib, module in (libs or OPTIONAL_LIBS).items():
+        code = f"import {module}, importlib.metadata as m; print(m.version({lib!r}))"
+        try: r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired: r = None
+        if r is not None and r.returncode == 0: res.append(('OK', f"{lib} {r.stdout.strip().splitlines()[-1]} (lesson 10)")); continue
+        why = 'timed out' if r is None else (r.stderr.strip().splitlines() or ['failed'])[-1][:160]
+        res.append(('NOTE', f"{lib} does not import ({why}): only lesson 10 needs it (pip install -e \".[dev,scale]\"); lessons 0-9 run without it"))
+    return res
+
 # %% ../nbs/80_check.ipynb #f7b3139c
 def _reachable(url, timeout=5):
     "Does `url` answer a HEAD request within `timeout` seconds?"
@@ -59,7 +76,7 @@ def check_data(data_path=None, reachable=_reachable):
     for name in COURSE_DATASETS:
         url = DATASETS[name]
         folder = data_path/name
-        missing = [f for f in _NEEDS[name] if not (folder/f).is_file()]
+        missing = [f for f in DATASET_FILES[name] if not (folder/f).is_file()]
         if not missing: res.append(('OK', f"{name} found in {folder} ({where})"))
         elif reachable(url): res.append(('OK', f"{name} not in {data_path} yet; it will be downloaded from {url} on first use"))
         else: res.append(('FIX', f"{name} not found in {data_path} ({where}) and {url} cannot be reached: "
@@ -92,6 +109,6 @@ def setup_report(data_path=None, reachable=_reachable, train:bool=True):
     "Every check, as a list of (status, message)"
     res = check_versions()
     if any(s == 'FIX' and ('torch' in m or 'fastai' in m) for s, m in res): return res
-    res += check_device() + check_data(data_path, reachable)
+    res += check_device() + check_optional() + check_data(data_path, reachable)
     if train: res += check_training(data_path)
     return res

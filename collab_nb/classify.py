@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from fastai.torch_core import to_np
 from fastai.learner import Learner
 from fastai.metrics import AccumMetric
-from .learner import _model_dls
+from .learner import model_dls
 from fastai.tabular.model import get_emb_sz
 from .neural_net import CollabNN
 

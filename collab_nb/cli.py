@@ -8,36 +8,35 @@ Docs: https://collab-nb.github.io/collab_nb/cli.html.md"""
 from __future__ import annotations
 import os, sys, json, subprocess, tempfile
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-import pandas as pd, torch
 from fastcore.script import call_parse
-from .data import check_count, MissingPathError, PathInTheWayError, UnwritablePathError
-from .leaderboard import RECIPES, FAST_RECIPE, Split, compare, check_models, bench_fit, bench_summary, to_markdown, _bars_render
-from .hybrid import best_recipe
-from .top import TOP_RECIPES, _myfm
-from .ranking import RANK_RECIPES, compare_ranking, per_user_split
-from .check import setup_report
-from .workshop import make_student_notebooks, make_handouts
-from .scale import OPTIMIZERS, bench_scale_fresh, check_train_args, check_train_data, check_processes, train_collab, spawn_launcher
-from fastai.torch_core import rank_distrib, num_distrib
+from .core import check_count, MissingPathError, PathInTheWayError, UnwritablePathError, to_markdown, bars_render
+# Each command imports the lessons' modules it runs, when it runs: `--help` and `collab-nb-check` load no model and no library of lesson 10
 
 # %% auto #0
-__all__ = ['BOARD', 'USER_ERRORS', 'exits', 'writable_file', 'write_atomic', 'collab_nb_compare', 'collab_nb_bench',
+__all__ = ['USER_ERRORS', 'board', 'exits', 'writable_file', 'write_atomic', 'collab_nb_compare', 'collab_nb_bench',
            'collab_nb_train', 'collab_nb_check', 'collab_nb_exercises', 'collab_nb_handouts']
 
 # %% ../nbs/82_cli.ipynb #a70fa63d
-BOARD = {**RECIPES, 'course hybrid': best_recipe(), **TOP_RECIPES}   # every recipe of the course: lesson 5's board, lesson 7's and lesson 9's (with myFM)
+@cache
+def board() -> dict:
+    "Every rating recipe of the course, {name: `Recipe`}: lesson 5's board, lesson 7's and lesson 9's (with myFM); imported when first asked for"
+    from collab_nb.leaderboard import RECIPES
+    from collab_nb.hybrid import best_recipe
+    from collab_nb.top import TOP_RECIPES
+    return {**RECIPES, 'course hybrid': best_recipe(), **TOP_RECIPES}
 
 # %% ../nbs/82_cli.ipynb #c9a23c1a
 USER_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)
 
 @contextmanager
 def exits(cmd:str, status:int):
-    "Turn a user's mistake raised in the block into one line on stderr, `cmd: error: ...`, and exit `status` (2: usage, 1: failure); of several processes, only the first says it"
+    "Turn a user's mistake raised in the block into one line on stderr, `cmd: error: ...`, and exit `status` (2: usage, 1: failure); of several processes, only the first (`RANK` 0, as fastai's `rank_distrib` reads it) says it"
     try: yield
     except USER_ERRORS as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        if not rank_distrib(): print(f'{cmd}: error: {msg}', file=sys.stderr, flush=True)
+        if not int(os.environ.get('RANK', 0)): print(f'{cmd}: error: {msg}', file=sys.stderr, flush=True)
         sys.exit(status)
 
 def writable_file(out, overwrite:bool=False, suffixes=('.csv', '.md')) -> Path|None:
@@ -65,6 +64,8 @@ def write_atomic(out:Path, text:str):
 def _board_names(models, dataset):
     "The recipes to train: the named ones, or every strict one that trains on `dataset` (surprise's and myFM's only if they import)"
     if models and models != 'all': return [m.strip() for m in models.split(',') if m.strip()]
+    from collab_nb.top import import_myfm
+    BOARD = board()
     strict = [m for m, r in BOARD.items() if r.protocol == 'strict']
     names = [m for m in strict if not BOARD[m].datasets or dataset in BOARD[m].datasets]
     if len(names) < len(strict): print(f'note: {sorted(set(strict) - set(names))} train only on other data sets, so their rows are left out', file=sys.stderr)
@@ -73,7 +74,7 @@ def _board_names(models, dataset):
     except ImportError:
         names = [m for m in names if not m.startswith('surprise')]
         print('note: scikit-surprise is not installed, so its rows are left out', file=sys.stderr)
-    try: _myfm()
+    try: import_myfm()
     except ImportError as e:
         names = [m for m in names if not m.startswith('myFM')]
         print(f'note: {e}; its row is left out', file=sys.stderr)
@@ -97,26 +98,30 @@ def collab_nb_compare(
     "Train the course's models, baselines and peers on one split and print the leaderboard (of ratings, or of rankings)"
     cmd = 'collab-nb-compare'
     with exits(cmd, 2):
+        import pandas as pd
+        from collab_nb.leaderboard import Split, compare, check_models
+        from collab_nb.ranking import per_user_split
         out = writable_file(out, overwrite)
         if task not in ('rating', 'ranking'): raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
         if epochs is not None: check_count(epochs, 'epochs')
         split = split or ('u1' if dataset == 'ml-100k' else 'random')
         sp = Split(dataset, per_user_split if split == 'stratified' else split, valid_pct, seed)
         if task == 'ranking': return _ranking_board(cmd, sp, models, k, threshold, out)
-        names = check_models(_board_names(models, dataset), dataset, BOARD)
+        names = check_models(_board_names(models, dataset), dataset, board())
     print(f'{cmd}: {len(names)} models on {sp.name}: {len(sp.train):,} training, {len(sp.valid):,} held-out ratings', file=sys.stderr)
-    with exits(cmd, 1): board = compare(sp, names, epochs, recipes=BOARD)
-    if _bars_render(): print()   # end the progress bar's line
+    with exits(cmd, 1): table = compare(sp, names, epochs, recipes=board())
+    if bars_render(): print()   # end the progress bar's line
     with pd.option_context('display.width', 200, 'display.max_columns', 20):
-        print(board.drop(columns='recipe').to_string(index=False, float_format=lambda v: f'{v:.3f}'))
+        print(table.drop(columns='recipe').to_string(index=False, float_format=lambda v: f'{v:.3f}'))
     if out is not None:
-        with exits(cmd, 1): write_atomic(out, board.to_csv(index=False) if out.suffix.lower() == '.csv' else to_markdown(board))
+        with exits(cmd, 1): write_atomic(out, table.to_csv(index=False) if out.suffix.lower() == '.csv' else to_markdown(table))
         print(f'wrote {out}', file=sys.stderr)
-    return board
+    return table
 
 # %% ../nbs/82_cli.ipynb #9e789fed
 def _ranking_board(cmd, sp, models, k, threshold, out):
     "The ranking board of `collab-nb-compare --task ranking`: lesson 8's recipes on `sp`, by NDCG@k"
+    from collab_nb.ranking import RANK_RECIPES, compare_ranking
     with exits(cmd, 2):
         try: thr = None if str(threshold).lower() == 'none' else float(threshold)
         except ValueError: raise ValueError(f"threshold must be a rating (a number) or 'none', got {threshold!r}") from None
@@ -151,6 +156,8 @@ def collab_nb_bench(
     overwrite:bool=False, # replace --out if it exists
 ):
     "Time the fast recipe through the engine and a plain PyTorch loop in one run, then data to DataLoaders and one epoch at large synthetic sizes, each size in a fresh process"
+    import pandas as pd, torch
+    from collab_nb.leaderboard import FAST_RECIPE, bench_fit, bench_summary
     names = {'sparse': 'sparse RowAdam', 'dense': 'dense Adam'}
     with exits('collab-nb-bench', 2):
         check_count(bs, 'bs'); check_count(seeds, 'seeds', minimum=0)
@@ -165,6 +172,7 @@ def collab_nb_bench(
         if seeds:
             print(f'fast recipe {FAST_RECIPE} on ML-100k u1, {seeds} seeds, threads {torch.get_num_threads()} (1 while training)', flush=True)
             print(bench_summary(bench_fit(seeds=range(seeds))).to_string(float_format=lambda v: f'{v:.3f}'), flush=True)
+        if ns: from collab_nb.scale import bench_scale_fresh   # lesson 10's, only when asked for a size
         for n in ns:
             new = bench_scale_fresh(n, bs, [names[o] for o in opts])
             if stock: new.append({**_epoch_in_fresh_process(n, bs, True), 'optimizer': 'dense Adam'})
@@ -192,6 +200,9 @@ def collab_nb_train(
     overwrite:bool=False, # replace --out if it exists
 ):
     "Train a recipe on a data set in one process, or data-parallel in several (accelerate launch, or --processes), and print its RMSE"
+    with exits('collab-nb-train', 2):   # lesson 10's module, and its libraries (accelerate, torch.distributed): a missing one is one line too
+        from fastai.torch_core import rank_distrib, num_distrib
+        from collab_nb.scale import check_train_args, check_train_data, check_processes, train_collab, spawn_launcher
     launched = num_distrib() > 1
     with exits('collab-nb-train', 2):
         check_count(processes, 'processes')
@@ -223,6 +234,7 @@ def collab_nb_check(
     no_train:bool=False, # skip the short training run
 ):
     "Check this machine is ready for the course: versions, device, data, a short training run"
+    from collab_nb.check import setup_report
     with exits('collab-nb-check', 2):
         if data is not None and Path(data).exists() and not Path(data).is_dir(): raise PathInTheWayError(f"--data {data} is a file, not a folder")
     res = setup_report(data, train=not no_train)
@@ -238,6 +250,7 @@ def collab_nb_exercises(out_dir:str, # the folder to write the student notebooks
                         overwrite:bool=False): # write into a non-empty folder
     "Write the student version of the course: each exercise's solution replaced by a stub that raises with a hint"
     import nbformat
+    from collab_nb.workshop import make_student_notebooks
     with exits('collab-nb-exercises', 2): written = make_student_notebooks(out_dir, nbs, overwrite)
     n = sum(c.cell_type == 'code' and c.source.startswith('# Exercise ') for p in written for c in nbformat.read(p, as_version=4).cells)
     print(f"wrote {len(written)} student notebooks with {n} exercises to {out_dir}")
@@ -248,5 +261,6 @@ def collab_nb_handouts(out_dir:str, # the folder to write the HTML pages into
                        student:bool=False, # leave the exercise solutions out
                        overwrite:bool=False): # write into a non-empty folder
     "Turn the executed lessons into standalone HTML pages (figures embedded) and an index page linking them"
+    from collab_nb.workshop import make_handouts
     with exits('collab-nb-handouts', 2): index = make_handouts(out_dir, nbs, solutions=not student, overwrite=overwrite)
     print(f"wrote the handouts to {index.parent}: open {index}")

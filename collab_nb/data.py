@@ -11,34 +11,24 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.foundation import L
 from fastai.data.external import untar_data, URLs, fastai_cfg
+from .core import *
 
 # %% auto #0
-__all__ = ['ML_LATEST_SMALL', 'ML_25M', 'ML_32M', 'DATASETS', 'COURSE_DATASETS', 'ML100K_FOLDS', 'RATING_COLS',
-           'BYTES_PER_RATING', 'MissingPathError', 'PathInTheWayError', 'UnwritablePathError', 'dataset_path',
-           'load_ml100k', 'load_ml_latest_small', 'load_ratings', 'DatasetTooLargeError', 'available_memory',
-           'estimate_ratings', 'check_memory', 'load_movielens_large', 'check_count', 'check_fraction', 'top_crosstab',
-           'ClearKeyError', 'MissingColumnError', 'check_ratings', 'read_fold', 'FoldSplitter']
+__all__ = ['ML_LATEST_SMALL', 'ML_25M', 'ML_32M', 'DATASETS', 'COURSE_DATASETS', 'DATASET_FILES', 'ML100K_FOLDS', 'RATING_COLS',
+           'check_dataset', 'dataset_path', 'load_ml100k', 'load_ml_latest_small', 'load_ratings', 'estimate_ratings',
+           'load_movielens_large', 'top_crosstab', 'check_ratings', 'read_fold', 'FoldSplitter']
 
 # %% ../nbs/00_data.ipynb #dd46d504
 ML_LATEST_SMALL = 'https://files.grouplens.org/datasets/movielens/ml-latest-small.zip'
 ML_25M, ML_32M = (f'https://files.grouplens.org/datasets/movielens/ml-{n}m.zip' for n in (25, 32))
 DATASETS = {'ml-100k': URLs.ML_100k, 'ml-latest-small': ML_LATEST_SMALL, 'ml-25m': ML_25M, 'ml-32m': ML_32M}
 COURSE_DATASETS = ('ml-100k', 'ml-latest-small')   # what lessons 0-9 read; the large sets are lesson 10's, downloaded only when asked for
-_NEEDS = {'ml-100k': ('u.data', 'u.item'), 'ml-latest-small': ('ratings.csv', 'movies.csv'),
+DATASET_FILES = {'ml-100k': ('u.data', 'u.item'), 'ml-latest-small': ('ratings.csv', 'movies.csv'),
           'ml-25m': ('ratings.csv', 'movies.csv'), 'ml-32m': ('ratings.csv', 'movies.csv')}
 ML100K_FOLDS = ('u1', 'u2', 'u3', 'u4', 'u5', 'ua', 'ub')
 RATING_COLS = ['user', 'movie', 'title', 'rating', 'timestamp']
 
 # %% ../nbs/00_data.ipynb #0fdf8527
-class MissingPathError(FileNotFoundError, ValueError):
-    "A file or folder that must be there is not: a `FileNotFoundError`, and a `ValueError` like the package's other refusals"
-
-class PathInTheWayError(FileExistsError, ValueError):
-    "Something stands where the package would write, or a file is where a folder must be (or the reverse)"
-
-class UnwritablePathError(PermissionError, ValueError):
-    "A folder the package must write to is not writable"
-
 def _fastai_home():
     "FASTAI_HOME, checked: a clear error when it names a file, which fastai cannot use as its home folder"
     home = os.environ.get('FASTAI_HOME')
@@ -46,24 +36,15 @@ def _fastai_home():
         raise PathInTheWayError(f"FASTAI_HOME={home} is a file: it must name a folder (fastai keeps its config.ini and data/ there)")
     return home
 
-def _check_dataset(dataset):
+def check_dataset(dataset):
+    "Raise unless `dataset` is a name in `DATASETS`"
     if dataset not in DATASETS:
         raise ValueError(f"Unknown dataset {dataset!r}: choose one of {list(DATASETS)}")
-
-def _need_files(path, files, what):
-    "Raise if any of `files` is missing from folder `path`, naming them and the folder"
-    path = Path(path)
-    if not path.is_dir(): raise MissingPathError(f"{what}: folder {path} does not exist")
-    missing = [f for f in files if not (path/f).is_file()]
-    if missing:
-        raise MissingPathError(f"{what}: {', '.join(missing)} not found in {path} "
-                                f"(expected {', '.join(files)}; is this the extracted {what} folder?)")
-    return path
 
 def dataset_path(dataset:str='ml-100k', # a name in `DATASETS`: 'ml-100k', 'ml-latest-small', 'ml-25m' or 'ml-32m'
                  path=None): # a folder holding the extracted files; default: `untar_data`'s
     "Folder of MovieLens `dataset`, checked to hold the files the loaders read"
-    _check_dataset(dataset)
+    check_dataset(dataset)
     if path is None:
         home = _fastai_home()
         try: path = untar_data(DATASETS[dataset])
@@ -75,7 +56,7 @@ def dataset_path(dataset:str='ml-100k', # a name in `DATASETS`: 'ml-100k', 'ml-l
                 f"{dataset}: not found in {fastai_cfg().path('data')} and could not be downloaded from {DATASETS[dataset]} "
                 f"({type(e).__name__}: {e}). Offline? Point FASTAI_HOME at a folder whose data/ holds an extracted "
                 f"copy of {dataset}/ (see the course README), or pass path=") from e
-    return _need_files(path, _NEEDS[dataset], dataset)
+    return need_files(path, DATASET_FILES[dataset], dataset)
 
 # %% ../nbs/00_data.ipynb #817e83ce
 def _read_ml100k(path, fname):
@@ -112,28 +93,12 @@ def load_ratings(dataset:str='ml-100k', # a name in `DATASETS`: 'ml-100k', 'ml-l
                  path=None, # a folder holding the extracted files; default: `untar_data`'s
                  nrows:int|None=None): # ml-25m and ml-32m only: read the first `nrows` ratings
     "Ratings of `dataset` as one frame with columns `RATING_COLS`"
-    _check_dataset(dataset)
+    check_dataset(dataset)
     if dataset in ('ml-25m', 'ml-32m'): return load_movielens_large(dataset, path, nrows)
     if nrows is not None: raise ValueError(f"nrows= is for ml-25m and ml-32m, which may not fit in memory; {dataset} always loads whole")
     return (load_ml100k if dataset == 'ml-100k' else load_ml_latest_small)(path)
 
 # %% ../nbs/00_data.ipynb #51d4c18c
-BYTES_PER_RATING = 128   # peak memory per rating of a process that reads 25M synthetic ratings, builds `collab_dls` and trains an epoch with sparse gradients (lesson 10's benchmark: 121), rounded up
-
-class DatasetTooLargeError(MemoryError, ValueError):
-    "A data set that would not fit in the memory available: a `MemoryError`, and a `ValueError` like the package's other refusals"
-
-def available_memory() -> int|None:
-    "Bytes of memory a new allocation can have (Linux's MemAvailable, else psutil's), or None where neither can say"
-    try:
-        with open('/proc/meminfo') as f:
-            for line in f:
-                if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024
-    except OSError: pass
-    try: import psutil
-    except ImportError: return None
-    return int(psutil.virtual_memory().available)
-
 def estimate_ratings(fname, samples:int=16) -> int:
     "How many ratings a GroupLens `ratings.csv` holds, estimated from its size and the mean length of lines read at `samples` places through it (ids grow along the file, and lines with them)"
     with open(fname, 'rb') as f:
@@ -145,17 +110,6 @@ def estimate_ratings(fname, samples:int=16) -> int:
             lines = f.read(1 << 14).split(b'\n')
             lens += [len(l) + 1 for l in lines[(1 if k else 0):-1] if l]   # a line cut at either end of the read is left out
     return round(body / np.mean(lens)) if lens else 0
-
-def check_memory(n_ratings:int, what:str, available:int|None=None, bytes_per_rating:int=BYTES_PER_RATING,
-                 fix:str='use a machine with more memory, or read the first ratings only with nrows='): # what the error tells the user to do
-    "Bytes `n_ratings` will need; a `DatasetTooLargeError` naming `what` and the estimate if more than `available` (default: `available_memory()`)"
-    need = int(n_ratings * bytes_per_rating)
-    avail = available_memory() if available is None else available
-    if avail is not None and need > avail:
-        raise DatasetTooLargeError(
-            f"{what}: about {n_ratings / 1e6:,.1f}M ratings need about {need / 2**30:.1f} GB to load and train on ({bytes_per_rating} bytes "
-            f"a rating: the frame, its codes and tensors), but {avail / 2**30:.1f} GB of memory is available: {fix}")
-    return need
 
 def load_movielens_large(dataset:str='ml-25m', # 'ml-25m' or 'ml-32m'
                          path=None, # a folder holding the extracted files; default: `untar_data`'s
@@ -186,18 +140,6 @@ def _most_frequent(s, n):
     c = s.value_counts()
     return c.reset_index().sort_values(['count', c.index.name or 'index'], ascending=[False, True]).iloc[:n, 0].tolist()
 
-def check_count(value, name:str, minimum:int=1) -> int:
-    "`value` as an int; a `ValueError` naming `name` unless it is a whole number (not a bool, float or text) of at least `minimum`"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
-
-def check_fraction(value, name:str) -> float:
-    "`value` as a float; a `ValueError` naming `name` unless it is a number (not a bool or text) strictly between 0 and 1"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
-    return float(value)
-
 def top_crosstab(ratings, n_users=15, n_items=15, user_name='user', item_name='title', rating_name='rating'):
     "Ratings of the `n_users` most active users (rows) for the `n_items` most rated items (columns); NaN where not rated"
     check_ratings(ratings, user_name, item_name, rating_name)
@@ -206,25 +148,6 @@ def top_crosstab(ratings, n_users=15, n_items=15, user_name='user', item_name='t
     sub = ratings[ratings[user_name].isin(users) & ratings[item_name].isin(items)]
     ct = pd.crosstab(sub[user_name], sub[item_name], values=sub[rating_name], aggfunc='mean')
     return ct.reindex(index=users, columns=items)
-
-# %% ../nbs/00_data.ipynb #fb5b5902
-class ClearKeyError(KeyError):
-    "The package's `KeyError`: its message prints as written (a plain `KeyError` prints its repr, quotes and all)"
-    def __str__(self): return str(self.args[0]) if self.args else ''
-
-class MissingColumnError(ClearKeyError):
-    "A column the function needs is not in the frame"
-
-def _need_cols(df, cols):
-    "Raise unless `df` is a non-empty DataFrame with all of `cols`, naming the missing ones"
-    if not isinstance(df, pd.DataFrame): raise TypeError(f"ratings must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        seps = [s for s in ('\t', ',', ';', '|', '::') if len(df.columns) == 1 and s in str(df.columns[0])]
-        hint = (f"; one column named {df.columns[0]!r} means the file was read with the wrong delimiter: "
-                f"try sep={seps[0]!r}" if seps else '; pass user_name/item_name/rating_name to pick others')
-        raise MissingColumnError(f"ratings frame has no column {', '.join(map(repr, missing))} (columns are {list(df.columns)}{hint})")
-    if len(df) == 0: raise ValueError("ratings frame is empty")
 
 # %% ../nbs/00_data.ipynb #30ff5bdd
 def _numeric_ratings(ratings, rating_name):
@@ -255,7 +178,7 @@ def check_ratings(ratings, user_name='user', item_name='movie', rating_name='rat
                   rating_range=None, # (low, high): refuse ratings outside it
                   duplicates='keep'): # several ratings of one (user, item): 'keep' them all, 'mean' them, or 'error'
     "Raise a clear error unless `ratings` is a non-empty frame with user, item and numeric rating columns; returns it (duplicates merged if asked)"
-    _need_cols(ratings, [user_name, item_name, rating_name])
+    need_cols(ratings, [user_name, item_name, rating_name])
     r = _numeric_ratings(ratings, rating_name)
     for c in (user_name, item_name):
         nan = ratings.index[ratings[c].isna()]
@@ -287,7 +210,7 @@ def read_fold(fold:str='u1', path=None):
     "Training (`{fold}.base`) and test (`{fold}.test`) ratings of an ML-100k canonical `fold`, with titles"
     if fold not in ML100K_FOLDS: raise ValueError(f"Unknown ML-100k fold {fold!r}: choose one of {list(ML100K_FOLDS)}")
     path = dataset_path('ml-100k', path)
-    _need_files(path, (f'{fold}.base', f'{fold}.test'), f'ml-100k fold {fold}')
+    need_files(path, (f'{fold}.base', f'{fold}.test'), f'ml-100k fold {fold}')
     titles = _ml100k_titles(path)
     return tuple(_with_titles(_read_ml100k(path, f'{fold}.{s}'), titles) for s in ('base', 'test'))
 
@@ -296,7 +219,7 @@ def FoldSplitter(fold:str='u1', path=None, user_name='user', movie_name='movie')
     test = read_fold(fold, path)[1]
     keys = pd.MultiIndex.from_frame(test[['user', 'movie']])
     def _inner(o):
-        _need_cols(o, [user_name, movie_name])
+        need_cols(o, [user_name, movie_name])
         is_valid = pd.MultiIndex.from_frame(o[[user_name, movie_name]]).isin(keys)
         if is_valid.sum() != len(test):
             raise ValueError(f"fold {fold}: {is_valid.sum()} of its {len(test)} test ratings are in this frame; "

@@ -11,6 +11,7 @@ import numpy as np
 from torch import nn
 from fastai.torch_core import Module
 from fastai.layers import Embedding, sigmoid_range
+from .core import *
 from .data import *
 from .learner import *
 

@@ -8,11 +8,13 @@ Docs: https://collab-nb.github.io/collab_nb/best_recipe.html.md"""
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from fastai.layers import Embedding, sigmoid_range
+from .core import *
 from .data import *
-from .data import _need_files
+from .core import need_files
 from .learner import CollabModel, n_users_items
 from .bias import DotProductBias
-from .leaderboard import Member, Recipe, ensemble_recipe
+from .core import Recipe
+from .leaderboard import Member, ensemble_recipe
 
 # %% auto #0
 __all__ = ['AGE_BINS', 'GENRES', 'load_side_features', 'side_features', 'HybridDotProductBias', 'best_members', 'best_recipe']
@@ -25,7 +27,7 @@ GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy',
 def load_side_features(path=None):
     "ML-100k's users (`u.user`: age, gender, occupation, zip) and movies (`u.item`: title, year, genre flags), as two frames"
     path = dataset_path('ml-100k', path)
-    _need_files(path, ('u.user', 'u.item'), 'ML-100k side features')
+    need_files(path, ('u.user', 'u.item'), 'ML-100k side features')
     users = pd.read_csv(path/'u.user', sep='|', names=['user', 'age', 'gender', 'occupation', 'zip'])
     items = pd.read_csv(path/'u.item', sep='|', encoding='latin-1', header=None,
                         names=['movie', 'title', 'release', 'video', 'url'] + GENRES)

@@ -16,8 +16,9 @@ from fastai.learner import Learner
 from fastai.data.block import CategoryBlock
 from fastai.callback.schedule import *   # fit_one_cycle
 from fastai.collab import collab_learner
+from .core import *
 from .data import *
-from .data import _check_dataset
+from .data import check_dataset
 from fastai.data.transforms import RandomSplitter
 from .learner import *
 from .dot_product import DotProduct
@@ -26,9 +27,9 @@ from .neural_net import CollabNN
 from .classify import CollabClassifier, expected_rating, rating_values, get_logits
 
 # %% auto #0
-__all__ = ['FAST_RECIPE', 'RECIPES', 'Split', 'Recipe', 'regression_recipe', 'fit_global_mean', 'fit_classifier', 'fast_recipe',
-           'Member', 'fit_member', 'ensemble_recipe', 'check_models', 'compare', 'plain_fit', 'bench_fit',
-           'bench_summary', 'bench_epoch', 'to_markdown']
+__all__ = ['FAST_RECIPE', 'RECIPES', 'Split', 'regression_recipe', 'fit_global_mean', 'fit_classifier', 'fast_recipe', 'Member',
+           'fit_member', 'ensemble_recipe', 'check_models', 'compare', 'plain_fit', 'bench_fit', 'bench_summary',
+           'bench_epoch']
 
 # %% ../nbs/05_leaderboard.ipynb #6dbab889
 @dataclass
@@ -41,7 +42,7 @@ class Split:
     path: object = None # folder of the extracted data (default: `untar_data`'s)
 
     def __post_init__(self):
-        _check_dataset(self.dataset)
+        check_dataset(self.dataset)
         named = isinstance(self.split, str)
         if not named and not callable(self.split): raise TypeError(f"split must be a name or a function, got {type(self.split).__name__}")
         if named and self.split != 'random' and self.split not in ML100K_FOLDS:
@@ -61,25 +62,17 @@ class Split:
         if not isinstance(self.split, str): return f"{self.dataset} {getattr(self.split, '__name__', 'split')}"
         return f"{self.dataset} {self.split if self.split != 'random' else f'random {self.valid_pct:.0%} (seed {self.seed})'}"
 
-    def dls(self, bs:int=256, item_name:str='title', classes:bool=False):
-        "`DataLoaders` on this split (cached): ratings as numbers, or as classes"
-        key = (bs, item_name, classes)
-        if key not in self._dls:
-            self._dls[key] = collab_dls(self.ratings, split=self.splits, bs=bs, item_name=item_name,
-                                        y_block=CategoryBlock() if classes else None)
+    def cached(self, key, make):
+        "What `make()` builds (`DataLoaders`, say), built once per `key` for this split"
+        if key not in self._dls: self._dls[key] = make()
         return self._dls[key]
 
-# %% ../nbs/05_leaderboard.ipynb #351f1eaa
-@dataclass
-class Recipe:
-    "How to train one row of the leaderboard: `fit(split, epochs)` returns a dict with `preds`, `seconds` (and `accuracy`)"
-    name: str
-    fit: callable
-    epochs: int = 0
-    about: str = ''
-    datasets: tuple|None = None # the data sets it can train on (None: any)
-    protocol: str = 'strict' # 'strict': learns from training ratings only; 'transductive': also knows which items each user rated in the validation set (not the ratings)
+    def dls(self, bs:int=256, item_name:str='title', classes:bool=False):
+        "`DataLoaders` on this split (cached): ratings as numbers, or as classes"
+        return self.cached((bs, item_name, classes), lambda: collab_dls(self.ratings, split=self.splits, bs=bs, item_name=item_name,
+                                                                        y_block=CategoryBlock() if classes else None))
 
+# %% ../nbs/05_leaderboard.ipynb #351f1eaa
 def regression_recipe(name, model, bs=256, lr=5e-3, wd=0.1, epochs=5, about=''):
     "A recipe that trains `model(dls)` with MSE on `bs`-sized batches with `fit_one_cycle(epochs, lr, wd=wd)`"
     def fit(split, epochs):
@@ -175,10 +168,6 @@ RECIPES = {r.name: r for r in [   # lessons 1-5 and their peers; the commands' b
     fast_recipe()]}
 
 # %% ../nbs/05_leaderboard.ipynb #c960d52d
-def _bars_render():
-    "Do progress bars render here? In a notebook, or on a terminal; in a log or a pipe they would be thousands of characters"
-    return IN_NOTEBOOK or sys.stdout.isatty()
-
 def check_models(models, dataset:str, recipes:dict) -> list:
     "`models` (a name or a list) as a list of names of `recipes` that train on `dataset`; a clear error for any other"
     models = [models] if isinstance(models, str) else list(models)
@@ -204,7 +193,7 @@ def compare(split:Split|None=None, # the data and split (default: ML-100k fold u
     models = check_models(models, split.dataset, recipes)
     if epochs is not None: check_count(epochs, 'epochs')
     y, rows = split.valid.rating.to_numpy(dtype=np.float64), []
-    bars = show_progress and _bars_render()
+    bars = show_progress and bars_render()
     for k, name in enumerate(progress_bar(models) if bars else models):
         r = recipes[name]
         ep = r.epochs if (epochs is None or r.epochs == 0) else epochs
@@ -259,25 +248,6 @@ def bench_summary(df) -> pd.DataFrame:
     res = df.groupby('loop', sort=False)[['seconds', 'RMSE']].median()
     return res.assign(ratio=res.seconds / res.seconds['plain PyTorch'])
 
-# %% ../nbs/05_leaderboard.ipynb #ebb39ceb
-class _PeakRSS:
-    "Sample this process's resident memory in a background thread, to find its peak over a block (Linux's /proc)"
-    def __init__(self, every:float=0.01): self.every, self.peak, self.start = every, 0, 0
-    @staticmethod
-    def rss():
-        try:
-            with open('/proc/self/statm') as f: return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-        except (OSError, ValueError): return 0
-    def _run(self):
-        while not self._stop.wait(self.every): self.peak = max(self.peak, self.rss())
-    def __enter__(self):
-        import threading
-        self.start = self.peak = self.rss()
-        self._stop = threading.Event(); self._t = threading.Thread(target=self._run, daemon=True); self._t.start()
-        return self
-    def __exit__(self, *a):
-        self._stop.set(); self._t.join(); self.peak = max(self.peak, self.rss())
-
 # %% ../nbs/05_leaderboard.ipynb #92e993f9
 def bench_epoch(n_ratings:int=1_000_000, bs:int=8192, stock:bool=False, seed:int=0, ratings=None) -> dict:
     "Seconds and memory of building `DataLoaders` for `n_ratings` synthetic ratings and of one epoch of `DotProductBias`: the engine, or fastai's loader if `stock`"
@@ -287,16 +257,8 @@ def bench_epoch(n_ratings:int=1_000_000, bs:int=8192, stock:bool=False, seed:int
     t0 = time.perf_counter()
     dls = collab_dls(ratings, split='random', valid_pct=0.1, seed=seed, bs=bs, item_name='movie', dl_type=None if stock else TensorCollabDL)
     t_build = time.perf_counter() - t0
-    with _PeakRSS() as ep:   # the same learner either way: only the loader differs
+    with PeakRSS() as ep:   # the same learner either way: only the loader differs
         learn, secs = fit_quietly(CollabLearner(dls, DotProductBias.from_dls(dls)), 1, 1e-2, 0.1)
     return dict(loader='fastai TabWeightedDL' if stock else 'engine TensorCollabDL', ratings=len(ratings), bs=bs,
                 build_s=t_build, epoch_s=secs, s_per_M=secs / (len(ratings) / 1e6),
                 rss_start_GB=ep.start / 2**30, rss_peak_GB=ep.peak / 2**30, growth=ep.peak / max(ep.start, 1))
-
-# %% ../nbs/05_leaderboard.ipynb #43959f7a
-def to_markdown(df, floatfmt='.3f'):
-    "A DataFrame as a Markdown table (no extra dependency)"
-    fmt = lambda v: (format(v, floatfmt) if isinstance(v, (float, np.floating)) and not np.isnan(v)
-                     else '' if isinstance(v, (float, np.floating)) else str(v))
-    lines = ['| ' + ' | '.join(map(str, df.columns)) + ' |', '|' + '---|' * len(df.columns)]
-    return '\n'.join(lines + ['| ' + ' | '.join(fmt(v) for v in row) + ' |' for row in df.itertuples(index=False)]) + '\n'

@@ -19,14 +19,16 @@ from fastai.callback.schedule import *   # fit_one_cycle
 from fastai.data.block import TransformBlock
 from fastai.tabular.core import Categorify, TabDataLoader
 from fastai.collab import TabularCollab
+from .core import *
 from .data import *
-from .data import _need_cols
+from .core import need_cols
 
 # %% auto #0
 __all__ = ['EPOCH_COPY_BYTES', 'THREADS_MAX_ROWS', 'collab_tensors', 'TensorCollabDL', 'training_threads', 'num_threads',
            'collab_table', 'collab_dls', 'n_users_items', 'mse_loss_flat', 'default_loss', 'model_sizes',
-           'check_model_fits', 'CollabLearner', 'fit_quietly', 'get_preds_targs', 'valid_rmse', 'global_mean_rmse',
-           'IdRangeError', 'check_ids', 'CollabModel', 'UnknownIdError', 'lookup', 'emb_layers', 'synthetic_ratings']
+           'check_model_fits', 'CollabLearner', 'fit_quietly', 'model_dls', 'get_preds_targs', 'valid_rmse',
+           'global_mean_rmse', 'IdRangeError', 'check_ids', 'CollabModel', 'UnknownIdError', 'lookup', 'emb_layers',
+           'synthetic_ratings']
 
 # %% ../nbs/00b_engine.ipynb #997a990a
 EPOCH_COPY_BYTES = 64 * 2**20   # a permuted copy of the data up to this size is made each epoch (faster); above it, batches gather their rows
@@ -134,7 +136,7 @@ def collab_dls(ratings='ml-100k', # a ratings frame, or a dataset name for `load
     if isinstance(cat_names, str) or not all(isinstance(c, str) for c in cat_names):
         raise TypeError(f"cat_names must be a list of column names, got {cat_names!r}")
     if set(cat_names) & {user_name, item_name, rating_name}: raise ValueError(f"cat_names {list(cat_names)} repeat the user, item or rating column")
-    _need_cols(ratings, list(cat_names))
+    need_cols(ratings, list(cat_names))
     splits = _check_splits(_positions(ratings, split, valid_pct, seed, path, user_name), len(ratings), bs)
     ratings = ratings.reset_index(drop=True)
     if dl_type is not None and issubclass(dl_type, TensorCollabDL): kwargs['n_threads'] = n_threads
@@ -236,7 +238,7 @@ def fit_quietly(learn, epochs:int, lr:float, wd:float|None=None):
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
     return learn, time.perf_counter() - t0
 
-def _model_dls(learn, dls=None):
+def model_dls(learn, dls=None):
     "The model and `DataLoaders` behind `learn` (a `Learner`, or a model with `dls`)"
     if isinstance(learn, Learner): return learn.model, dls if dls is not None else learn.dls
     if not isinstance(learn, nn.Module): raise TypeError(f"expected a Learner or a model, got {type(learn).__name__}")
@@ -245,7 +247,7 @@ def _model_dls(learn, dls=None):
 
 def get_preds_targs(learn, dls=None, dl=None):
     "Predictions and targets of a rating model on `dl` (default: the validation set), as flat float arrays"
-    model, dls = _model_dls(learn, dls)
+    model, dls = model_dls(learn, dls)
     check_model_fits(model, dls)
     dl = dl if dl is not None else dls.valid
     if isinstance(learn, Learner):   # without the recorder, so that `learn.recorder` keeps the training history

@@ -16,9 +16,10 @@ from fastai.data.core import DataLoaders
 from fastai.layers import Embedding
 from fastai.losses import CrossEntropyLossFlat
 from fastai.torch_core import set_seed
+from .core import *
 from .data import *
 from .learner import *
-from .data import _need_cols
+from .core import need_cols
 from .recommend import Recommender, ranking_metrics
 from .bias import DotProductBias
 from .leaderboard import FAST_RECIPE
@@ -183,7 +184,7 @@ class EASE(Ranker):
 def per_user_split(ratings, valid_pct:float=0.25, seed:int|None=42, user_name:str='user', by:str|None=None):
     "Positions (train, valid) of a per-user split: each user's ratings in a seeded random order (or by column `by`, e.g. time), the last `valid_pct` held out"
     check_fraction(valid_pct, 'valid_pct')
-    _need_cols(ratings, [user_name] + ([by] if by else []))
+    need_cols(ratings, [user_name] + ([by] if by else []))
     order = ratings[by].to_numpy() if by else np.random.RandomState(seed).rand(len(ratings))   # np.random.seed(seed); np.random.rand(n)
     d = pd.DataFrame({'user': ratings[user_name].to_numpy(), 'order': order, 'pos': np.arange(len(ratings))})
     d = d.sort_values(['user', 'order'], kind='stable')

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.tabular.model import TabularModel
-from .data import _need_cols, check_count
-from .learner import _model_dls, check_ids, lookup, emb_layers, UnknownIdError
+from .core import need_cols, check_count
+from .learner import model_dls, check_ids, lookup, emb_layers, UnknownIdError
 from .classify import expected_rating, rating_values
 
 # %% auto #0
@@ -56,7 +56,7 @@ class Recommender:
     def from_learner(cls, learn, dls=None):
         "A `Recommender` for `learn` (a `Learner`, or a model with the `dls` it was trained on)"
         if isinstance(learn, Recommender): return learn
-        model, dls = _model_dls(learn, dls)
+        model, dls = model_dls(learn, dls)
         (users, items), names = _vocabs(dls)
         seen = torch.as_tensor(np.asarray(dls.train_ds.xs[list(names)].values, dtype=np.int64))
         values = rating_values(dls) if _n_out(model) > 1 else None
@@ -231,7 +231,7 @@ def ranking_metrics(learn, # a `Learner`, a model with `dls`, or a `Recommender`
     "Mean precision, recall, NDCG and MAP at `k` over the users with a relevant held-out item; each list leaves out the user's training items"
     rec = Recommender.from_learner(learn, dls); check_count(k, 'k')
     un, itn = rec.names
-    _need_cols(test, [un, itn] + (['rating'] if threshold is not None else []))
+    need_cols(test, [un, itn] + (['rating'] if threshold is not None else []))
     if k > len(rec.items) - 1: raise ValueError(f"k={k} is more than the {len(rec.items) - 1} items the model knows")
     rel = test if threshold is None else test[pd.to_numeric(test['rating'], errors='coerce') >= threshold]
     rel = rel[rel[un].isin(rec.u2i.keys())]

@@ -12,7 +12,7 @@ import numpy as np, torch
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.collab import EmbeddingDotBias, EmbeddingNN
-from .data import MissingPathError, PathInTheWayError
+from .core import MissingPathError, PathInTheWayError
 from .learner import CollabModel, emb_layers
 from .recommend import Recommender
 

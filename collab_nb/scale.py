@@ -19,11 +19,14 @@ from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedTrainer, DistributedDL
 from accelerate.utils import patch_environment
+from .core import *
 from .data import *
-from .data import _need_cols, _check_dataset
+from .core import need_cols
+from .data import check_dataset
 from .learner import *
 from .bias import DotProductBias
-from .leaderboard import FAST_RECIPE, _PeakRSS
+from .core import PeakRSS
+from .leaderboard import FAST_RECIPE
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'MODELS', 'TRAIN_RECIPES', 'ALS_U1', 'movielens_shape', 'write_movielens', 'memory_table', 'bench_scale',
@@ -46,7 +49,7 @@ def write_movielens(ratings, # a frame with the columns of `load_ratings`
                     chunk:int=2_000_000): # ratings written at a time
     "Write `ratings` as GroupLens writes `dataset`: ratings.csv sorted by user, movies.csv, links.csv, tags.csv and a README saying they are synthetic"
     if dataset not in ('ml-25m', 'ml-32m'): raise ValueError(f"dataset must be 'ml-25m' or 'ml-32m', got {dataset!r}")
-    _need_cols(ratings, RATING_COLS)
+    need_cols(ratings, RATING_COLS)
     path = Path(path)
     if path.exists() and not path.is_dir(): raise PathInTheWayError(f"{path} is a file: write_movielens writes a folder")
     if path.exists() and any(path.iterdir()): raise PathInTheWayError(f"{path} is not empty: write_movielens writes only into a new or empty folder")
@@ -86,7 +89,7 @@ class _RSSAfter(Callback):
     "This process's resident memory after the first `n` training batches: what an epoch holds once its one-time allocations are made"
     def __init__(self, n:int=100): self.n, self.rss = n, None
     def after_batch(self):
-        if self.training and self.iter + 1 == self.n: self.rss = _PeakRSS.rss()
+        if self.training and self.iter + 1 == self.n: self.rss = PeakRSS.rss()
 
 def bench_scale(folder, # a folder of ML-25M-format files (`write_movielens`)
                 bs:int=8192, optimizers=tuple(OPTIMIZERS), seed:int=0) -> list:
@@ -105,7 +108,7 @@ def bench_scale(folder, # a folder of ML-25M-format files (`write_movielens`)
         m = DotProductBias.from_dls(dls)
         learn = CollabLearner(dls, sparse_embeddings(m) if OPTIMIZERS[name] else m, **({'opt_func': RowAdam} if OPTIMIZERS[name] else {}))
         learn.add_cb(warm := _RSSAfter(100))
-        with _PeakRSS() as ep: learn, secs = fit_quietly(learn, 1, 1e-2, 0.1)
+        with PeakRSS() as ep: learn, secs = fit_quietly(learn, 1, 1e-2, 0.1)
         warm_rss = warm.rss or ep.start   # an epoch of fewer than 100 batches: from its start
         rows.append(dict(ratings=n, users=n_users, movies=n_items, optimizer=name, bs=bs, build_s=build_s, build_peak_GB=build_peak / 2**30,
                          frame_GB=mem.iloc[0], codes_GB=mem.iloc[1], tensors_GB=mem.iloc[2],
@@ -322,7 +325,7 @@ def cpu_threads(processes:int) -> int:
 
 def check_train_args(dataset:str, model:str, recipe:str, bs:int|None=None, epochs:int|None=None, processes:int=1) -> dict:
     "`train_collab`'s choices checked before any work (a known data set, model and recipe; a global batch that divides among `processes`): the recipe they make"
-    _check_dataset(dataset)
+    check_dataset(dataset)
     if model not in MODELS: raise ValueError(f"model must be one of {list(MODELS)}, got {model!r}")
     if recipe not in TRAIN_RECIPES: raise ValueError(f"recipe must be one of {list(TRAIN_RECIPES)}, got {recipe!r}")
     r = {**TRAIN_RECIPES[recipe], **{k: v for k, v in dict(bs=bs, epochs=epochs).items() if v is not None}}
@@ -493,7 +496,7 @@ def spark_als(train, valid, rank:int=10, reg:float=0.1, iters:int=10, seed:int=0
               user_name:str='user', item_name:str='movie', rating_name:str='rating') -> dict:
     "Spark MLlib's ALS trained on `train` and scored on `valid` (RMSE; users or items not in `train` predicted as its mean), with the seconds it took"
     from pyspark.ml.recommendation import ALS
-    _need_cols(train, [user_name, item_name, rating_name]); _need_cols(valid, [user_name, item_name, rating_name])
+    need_cols(train, [user_name, item_name, rating_name]); need_cols(valid, [user_name, item_name, rating_name])
     spark = spark or spark_session()
     users, items = pd.Index(train[user_name].unique()), pd.Index(train[item_name].unique())   # ALS wants int ids: codes, -1 if unseen
     frame = lambda df: spark.createDataFrame(pd.DataFrame({'u': users.get_indexer(df[user_name]).astype('int32'), 'i': items.get_indexer(df[item_name]).astype('int32'),

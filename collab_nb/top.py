@@ -12,21 +12,24 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from fastai.layers import Embedding, sigmoid_range
 from fastai.torch_core import set_seed
+from .core import *
 from .data import *
-from .data import _need_cols
+from .core import need_cols
 from .learner import *
 from .learner import collab_tensors
-from .leaderboard import Split, Recipe, Member, ensemble_recipe
+from .core import Recipe
+from .leaderboard import Split, Member, ensemble_recipe
 from .hybrid import side_features
 
 # %% auto #0
 __all__ = ['FAST_TOP', 'TOP_RECIPE', 'TOP_RECIPES', 'add_days', 'day_dls', 'implicit_lists', 'bag_mean', 'time_features',
-           'ImplicitDotProductBias', 'myfm_blocks', 'fit_myfm', 'top_members', 'top_recipes', 'fit_fast_top', 'carve']
+           'ImplicitDotProductBias', 'import_myfm', 'myfm_blocks', 'fit_myfm', 'top_members', 'top_recipes',
+           'fit_fast_top', 'carve']
 
 # %% ../nbs/09_top.ipynb #5532bee4
 def add_days(ratings, time_name:str='timestamp', day_name:str='day') -> pd.DataFrame:
     "A copy of `ratings` with `day_name`: the day of each rating (whole days since 1970, UTC) from the Unix seconds in `time_name`"
-    _need_cols(ratings, [time_name])
+    need_cols(ratings, [time_name])
     t = ratings[time_name]
     if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
         raise TypeError(f"{time_name!r} must hold Unix seconds as numbers, got dtype {t.dtype}")
@@ -37,8 +40,7 @@ def add_days(ratings, time_name:str='timestamp', day_name:str='day') -> pd.DataF
 def day_dls(split:Split, bs:int=256):
     "`DataLoaders` of (user, item, day) on `split`, cached on it like `Split.dls`"
     key = ('day', bs)
-    if key not in split._dls: split._dls[key] = collab_dls(add_days(split.ratings), split=split.splits, bs=bs, cat_names=['day'])
-    return split._dls[key]
+    return split.cached(key, lambda: collab_dls(add_days(split.ratings), split=split.splits, bs=bs, cat_names=['day']))
 
 # %% ../nbs/09_top.ipynb #eed1a561
 def implicit_lists(pairs, n:int):
@@ -171,7 +173,7 @@ FAST_TOP = dict(bs=1024, epochs=10, lr=5e-3, wd=3.0)   # the quick settings of t
 TOP_RECIPE = dict(bs=256, epochs=10, lr=3e-3, wd=1.5, n=4)   # the recipe: n models averaged, chosen on a fifth of u1.base
 
 # %% ../nbs/09_top.ipynb #1c479e2f
-def _myfm():
+def import_myfm():
     "myFM, imported with its advice when missing (myfm 0.4.0 imports `pkg_resources`, which setuptools >= 81 no longer has)"
     try:
         with warnings.catch_warnings():
@@ -184,7 +186,7 @@ def _myfm():
 def myfm_blocks(split:Split, transductive:bool=False):
     "myFM's relation blocks for the training and validation ratings of `split`: user one-hot + movies rated, movie one-hot + its raters (normalised)"
     import scipy.sparse as sps
-    myfm = _myfm()
+    myfm = import_myfm()
     tr, va = split.train, split.valid
     users, items = np.unique(split.ratings.user), np.unique(split.ratings.movie)
     uix, iix = pd.Series(np.arange(len(users)), users), pd.Series(np.arange(len(items)), items)
@@ -204,7 +206,7 @@ def fit_myfm(split:Split, epochs:int=0, rank:int=32, n_iter:int=200, transductiv
     if n_iter < 10: raise ValueError(f"n_iter must be at least 10 (5 are burn-in), got {n_iter}")
     t0 = time.perf_counter()
     train_rel, valid_rel, shapes = myfm_blocks(split, transductive)
-    fm = _myfm().MyFMRegressor(rank=rank, random_seed=split.seed)
+    fm = import_myfm().MyFMRegressor(rank=rank, random_seed=split.seed)
     with contextlib.redirect_stderr(io.StringIO()):   # myFM's progress bar
         fm.fit(None, split.train.rating.to_numpy(dtype=np.float64), X_rel=train_rel, n_iter=n_iter, n_kept_samples=n_iter - 5, group_shapes=shapes)
     lo, hi = split.train.rating.min(), split.train.rating.max()

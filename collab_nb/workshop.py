@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from copy import deepcopy
 from pathlib import Path
 from fastcore.test import test_eq, test_close
-from .data import MissingPathError, PathInTheWayError
+from .core import MissingPathError, PathInTheWayError
 
 # %% auto #0
 __all__ = ['check', 'check_eq', 'check_close', 'exercise_hint', 'student_notebook', 'lesson_notebooks', 'make_student_notebooks',
