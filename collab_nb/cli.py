@@ -8,24 +8,16 @@ Docs: https://collab-nb.github.io/collab_nb/cli.html.md"""
 from __future__ import annotations
 import os, sys, json, subprocess, tempfile
 from contextlib import contextmanager
-from functools import cache
+from functools import partial
 from pathlib import Path
 from fastcore.script import call_parse
 from .core import check_count, MissingPathError, PathInTheWayError, UnwritablePathError, to_markdown, bars_render
+from .registry import recipes
 # Each command imports the lessons' modules it runs, when it runs: `--help` and `collab-nb-check` load no model and no library of lesson 10
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'board', 'exits', 'writable_file', 'write_atomic', 'collab_nb_compare', 'collab_nb_bench',
-           'collab_nb_train', 'collab_nb_check', 'collab_nb_exercises', 'collab_nb_handouts']
-
-# %% ../nbs/82_cli.ipynb #a70fa63d
-@cache
-def board() -> dict:
-    "Every rating recipe of the course, {name: `Recipe`}: lesson 5's board, lesson 7's and lesson 9's (with myFM); imported when first asked for"
-    from collab_nb.leaderboard import RECIPES
-    from collab_nb.hybrid import best_recipe
-    from collab_nb.top import TOP_RECIPES
-    return {**RECIPES, 'course hybrid': best_recipe(), **TOP_RECIPES}
+__all__ = ['USER_ERRORS', 'exits', 'writable_file', 'write_atomic', 'collab_nb_compare', 'collab_nb_bench', 'collab_nb_train',
+           'collab_nb_check', 'collab_nb_exercises', 'collab_nb_handouts']
 
 # %% ../nbs/82_cli.ipynb #c9a23c1a
 USER_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)
@@ -65,7 +57,7 @@ def _board_names(models, dataset):
     "The recipes to train: the named ones, or every strict one that trains on `dataset` (surprise's and myFM's only if they import)"
     if models and models != 'all': return [m.strip() for m in models.split(',') if m.strip()]
     from collab_nb.top import import_myfm
-    BOARD = board()
+    BOARD = recipes('rating')
     strict = [m for m, r in BOARD.items() if r.protocol == 'strict']
     names = [m for m in strict if not BOARD[m].datasets or dataset in BOARD[m].datasets]
     if len(names) < len(strict): print(f'note: {sorted(set(strict) - set(names))} train only on other data sets, so their rows are left out', file=sys.stderr)
@@ -107,9 +99,9 @@ def collab_nb_compare(
         split = split or ('u1' if dataset == 'ml-100k' else 'random')
         sp = Split(dataset, per_user_split if split == 'stratified' else split, valid_pct, seed)
         if task == 'ranking': return _ranking_board(cmd, sp, models, k, threshold, out)
-        names = check_models(_board_names(models, dataset), dataset, board())
+        names = check_models(_board_names(models, dataset), dataset, recipes('rating'))
     print(f'{cmd}: {len(names)} models on {sp.name}: {len(sp.train):,} training, {len(sp.valid):,} held-out ratings', file=sys.stderr)
-    with exits(cmd, 1): table = compare(sp, names, epochs, recipes=board())
+    with exits(cmd, 1): table = compare(sp, names, epochs, recipes=recipes('rating'))
     if bars_render(): print()   # end the progress bar's line
     with pd.option_context('display.width', 200, 'display.max_columns', 20):
         print(table.drop(columns='recipe').to_string(index=False, float_format=lambda v: f'{v:.3f}'))
@@ -121,7 +113,8 @@ def collab_nb_compare(
 # %% ../nbs/82_cli.ipynb #9e789fed
 def _ranking_board(cmd, sp, models, k, threshold, out):
     "The ranking board of `collab-nb-compare --task ranking`: lesson 8's recipes on `sp`, by NDCG@k"
-    from collab_nb.ranking import RANK_RECIPES, compare_ranking
+    from collab_nb.ranking import compare_ranking
+    RANK_RECIPES = recipes('ranking')
     with exits(cmd, 2):
         try: thr = None if str(threshold).lower() == 'none' else float(threshold)
         except ValueError: raise ValueError(f"threshold must be a rating (a number) or 'none', got {threshold!r}") from None
@@ -130,7 +123,7 @@ def _ranking_board(cmd, sp, models, k, threshold, out):
         unknown = [m for m in names or [] if m not in RANK_RECIPES]
         if unknown: raise ValueError(f"unknown model(s) {unknown}: with --task ranking choose from {list(RANK_RECIPES)}")
     print(f'{cmd}: rankers on {sp.name}: {len(sp.train):,} training, {len(sp.valid):,} held-out ratings', file=sys.stderr)
-    with exits(cmd, 1): board = compare_ranking(sp.dls(2048, item_name='movie'), sp.valid, names, k=k, threshold=thr)
+    with exits(cmd, 1): board = compare_ranking(sp.dls(2048, item_name='movie'), sp.valid, names, k=k, threshold=thr, recipes=RANK_RECIPES)
     print(board.to_string(index=False, float_format=lambda v: f'{v:.3f}'))
     if out is not None:
         with exits(cmd, 1): write_atomic(out, board.to_csv(index=False) if out.suffix.lower() == '.csv' else to_markdown(board))
@@ -170,7 +163,7 @@ def collab_nb_bench(
     rows = []
     with exits('collab-nb-bench', 1):
         if seeds:
-            print(f'fast recipe {FAST_RECIPE} on ML-100k u1, {seeds} seeds, threads {torch.get_num_threads()} (1 while training)', flush=True)
+            print(f'fast recipe {FAST_RECIPE.settings} on ML-100k u1, {seeds} seeds, threads {torch.get_num_threads()} (1 while training)', flush=True)
             print(bench_summary(bench_fit(seeds=range(seeds))).to_string(float_format=lambda v: f'{v:.3f}'), flush=True)
         if ns: from collab_nb.scale import bench_scale_fresh   # lesson 10's, only when asked for a size
         for n in ns:
@@ -188,8 +181,7 @@ def collab_nb_bench(
 def collab_nb_train(
     dataset:str='ml-100k', # ml-100k, ml-latest-small, ml-25m or ml-32m
     split:str=None, # an ML-100k fold or 'random' (default: u1 on ml-100k, else random)
-    model:str='dot', # dot: lesson 2's DotProductBias
-    recipe:str='fast', # fast: lesson 5's (bs 2048, fit_one_cycle(5, 1e-2, wd=0.3)); the flags below override it
+    recipe:str='course fast', # a rating recipe of one model, by name: 'course fast' (lesson 5: DotProductBias, bs 2048, fit_one_cycle(5, 1e-2, wd=0.3)), 'DotProductBias', 'CollabNN'...; the flags below override its settings
     bs:int=None, # the global batch, split among the processes
     epochs:int=None, lr:float=None, wd:float=None,
     sparse:bool=False, # sparse embedding gradients and RowAdam
@@ -202,22 +194,23 @@ def collab_nb_train(
     "Train a recipe on a data set in one process, or data-parallel in several (accelerate launch, or --processes), and print its RMSE"
     with exits('collab-nb-train', 2):   # lesson 10's module, and its libraries (accelerate, torch.distributed): a missing one is one line too
         from fastai.torch_core import rank_distrib, num_distrib
-        from collab_nb.scale import check_train_args, check_train_data, check_processes, train_collab, spawn_launcher
+        from collab_nb.distributed import check_train_args, check_train_data, check_processes, spawn_launcher
+        from collab_nb.registry import trainable, train
     launched = num_distrib() > 1
     with exits('collab-nb-train', 2):
         check_count(processes, 'processes')
         if launched and processes > 1: raise ValueError(f"--processes {processes} under accelerate launch, which started {num_distrib()}: leave --processes out")
         check_processes(num_distrib() if launched else processes)
-        check_train_args(dataset, model, recipe, bs, epochs, max(processes, num_distrib()))
+        check_train_args(dataset, trainable(recipe), bs, epochs, max(processes, num_distrib()))
         check_train_data(dataset, path, max(processes, num_distrib()))   # before any process starts: the files there, memory for all of them
         out = writable_file(out, overwrite, suffixes=('.json',)) if out is not None and not rank_distrib() else None
-    args = (dataset, split, model, recipe, bs, epochs, lr, wd, sparse, seed, path)
+    kw = dict(dataset=dataset, split=split, recipe=recipe, bs=bs, epochs=epochs, lr=lr, wd=wd, sparse=sparse, seed=seed, path=path)
     with exits('collab-nb-train', 1):
         if processes > 1:
             with tempfile.TemporaryDirectory() as d:
-                spawn_launcher(train_collab, args=(*args, f'{d}/result.json'), num_processes=processes)
+                spawn_launcher(partial(train, **kw, out=f'{d}/result.json'), num_processes=processes)
                 res = json.loads(Path(d, 'result.json').read_text())
-        else: res = train_collab(*args)
+        else: res = train(**kw)
     if rank_distrib() == 0:
         n = res['processes']
         print(f"{res['model']} ({res['recipe']}{', sparse' if res['sparse'] else ''}) on {res['dataset']} {res['split']}: {n} process{'es' if n > 1 else ''}, "

@@ -6,15 +6,17 @@ Docs: https://collab-nb.github.io/collab_nb/core.html.md"""
 
 # %% ../nbs/80_core.ipynb #58057392
 from __future__ import annotations
-import os, sys
-from dataclasses import dataclass
+import json, os, sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['BYTES_PER_RATING', 'MissingPathError', 'PathInTheWayError', 'UnwritablePathError', 'DatasetTooLargeError',
-           'ClearKeyError', 'MissingColumnError', 'check_count', 'check_fraction', 'need_cols', 'need_files',
-           'available_memory', 'check_memory', 'PeakRSS', 'bars_render', 'to_markdown', 'Recipe']
+__all__ = ['BYTES_PER_RATING', 'RECORDS_ENV', 'RECORDS_META', 'TASKS', 'PROTOCOLS', 'MissingPathError', 'PathInTheWayError',
+           'UnwritablePathError', 'DatasetTooLargeError', 'ClearKeyError', 'MissingColumnError', 'check_count',
+           'check_fraction', 'need_cols', 'need_files', 'available_memory', 'check_memory', 'PeakRSS', 'bars_render',
+           'to_markdown', 'record_path', 'read_record', 'record_note', 'Recipe']
 
 # %% ../nbs/80_core.ipynb #9d6d3039
 class MissingPathError(FileNotFoundError, ValueError):
@@ -130,13 +132,61 @@ def to_markdown(df, floatfmt='.3f'):
     lines = ['| ' + ' | '.join(map(str, df.columns)) + ' |', '|' + '---|' * len(df.columns)]
     return '\n'.join(lines + ['| ' + ' | '.join(fmt(v) for v in row) + ' |' for row in df.itertuples(index=False)]) + '\n'
 
-# %% ../nbs/80_core.ipynb #81568ec6
-@dataclass
-class Recipe:
-    "How to train one row of the leaderboard: `fit(split, epochs)` returns a dict with `preds`, `seconds` (and `accuracy`)"
+# %% ../nbs/80_core.ipynb #2ba350a7
+RECORDS_ENV = 'COLLAB_NB_RECORDS'   # set by tools/benchmark.py: the folder a benchmark run writes its records to
+RECORDS_META = 'records.json'   # beside the records: when, where, how and at which commit each was measured
+
+def record_path(name:str, write:bool=False) -> Path:
+    "Where the record `name` is read (or, with `write`, written): `$COLLAB_NB_RECORDS` during a benchmark run (for reading, where it holds the file), else this folder (a lesson's: nbs/)"
+    if not isinstance(name, str) or not name or Path(name).name != name: raise ValueError(f"a record is named by a file name, got {name!r}")
+    fresh = os.environ.get(RECORDS_ENV)
+    if fresh and (write or (Path(fresh)/name).exists()): return Path(fresh)/name
+    return Path(name)
+
+def read_record(name:str):
+    "The record `name`: a `.csv` as a DataFrame, a `.json` as what it holds; a clear error naming the command that writes it when it is missing"
+    p = record_path(name)
+    if not p.is_file(): raise MissingPathError(f"record {name} not found in {p.parent.resolve()}: run the lessons from nbs/, or write it with `python tools/benchmark.py`")
+    if p.suffix == '.csv': return pd.read_csv(p)
+    if p.suffix == '.json': return json.loads(p.read_text())
+    raise ValueError(f"records are .csv or .json files, got {name!r}")
+
+def record_note(name:str) -> str:
+    "One line on where the record `name` came from: its date, machine, command and commit (`records.json`), or that it is fresh from this run"
+    if os.environ.get(RECORDS_ENV) and record_path(name).parent == Path(os.environ[RECORDS_ENV]): return f"{name}: measured in this run"
+    meta = Path(RECORDS_META)
+    m = json.loads(meta.read_text()).get(name) if meta.is_file() else None
+    if not m: return f"{name}: no entry in {RECORDS_META}"
+    return f"{name}: measured {m['measured']} on {m['machine']} by `{m['command']}` at commit {m['commit']}"
+
+# %% ../nbs/80_core.ipynb #06e6449b
+TASKS = ('rating', 'ranking')   # what a recipe's `fit` can do: predict ratings, or rank items
+PROTOCOLS = ('strict', 'transductive')
+
+@dataclass(eq=False)
+class Recipe(Mapping):
+    "One way to train a model and the row it makes on a board: `fit` (what it takes and returns is the `task`'s), its `settings`, the `model` it builds; reads like its settings (`r['lr']`, `**r`)"
     name: str
     fit: callable
-    epochs: int = 0
-    about: str = ''
+    epochs: int = 0 # the default epochs of `fit` (0: it does not train in epochs)
+    about: str = '' # one line on the board
     datasets: tuple|None = None # the data sets it can train on (None: any)
     protocol: str = 'strict' # 'strict': learns from training ratings only; 'transductive': also knows which items each user rated in the validation set (not the ratings)
+    task: str = 'rating' # one of `TASKS`
+    settings: dict = field(default_factory=dict) # the hyperparameters `fit` trains with (bs, epochs, lr, wd, ...)
+    model: callable|None = None # `model(dls)` builds the model it trains with fastai's `Learner` (None: it trains no such model)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip(): raise ValueError(f"a recipe's name must be a non-empty string, got {self.name!r}")
+        if not callable(self.fit): raise TypeError(f"recipe {self.name!r}: fit must be a function, got {type(self.fit).__name__}")
+        if self.task not in TASKS: raise ValueError(f"recipe {self.name!r}: task must be one of {list(TASKS)}, got {self.task!r}")
+        if self.protocol not in PROTOCOLS: raise ValueError(f"recipe {self.name!r}: protocol must be one of {list(PROTOCOLS)}, got {self.protocol!r}")
+        check_count(self.epochs, f'recipe {self.name!r}: epochs', minimum=0)
+        if not isinstance(self.settings, dict): raise TypeError(f"recipe {self.name!r}: settings must be a dict, got {type(self.settings).__name__}")
+        if self.model is not None and not callable(self.model): raise TypeError(f"recipe {self.name!r}: model must build a model from DataLoaders")
+
+    def __getitem__(self, k):
+        try: return self.settings[k]
+        except KeyError: raise ClearKeyError(f"recipe {self.name!r} has no setting {k!r}: it has {list(self.settings)}") from None
+    def __iter__(self): return iter(self.settings)
+    def __len__(self): return len(self.settings)

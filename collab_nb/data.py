@@ -15,8 +15,9 @@ from .core import *
 
 # %% auto #0
 __all__ = ['ML_LATEST_SMALL', 'ML_25M', 'ML_32M', 'DATASETS', 'COURSE_DATASETS', 'DATASET_FILES', 'ML100K_FOLDS', 'RATING_COLS',
-           'check_dataset', 'dataset_path', 'load_ml100k', 'load_ml_latest_small', 'load_ratings', 'estimate_ratings',
-           'load_movielens_large', 'top_crosstab', 'check_ratings', 'read_fold', 'FoldSplitter']
+           'SPLITS', 'check_dataset', 'dataset_path', 'load_ml100k', 'load_ml_latest_small', 'load_ratings',
+           'estimate_ratings', 'load_movielens_large', 'top_crosstab', 'check_ratings', 'read_fold', 'check_split',
+           'FoldSplitter']
 
 # %% ../nbs/00_data.ipynb #dd46d504
 ML_LATEST_SMALL = 'https://files.grouplens.org/datasets/movielens/ml-latest-small.zip'
@@ -213,6 +214,16 @@ def read_fold(fold:str='u1', path=None):
     need_files(path, (f'{fold}.base', f'{fold}.test'), f'ml-100k fold {fold}')
     titles = _ml100k_titles(path)
     return tuple(_with_titles(_read_ml100k(path, f'{fold}.{s}'), titles) for s in ('base', 'test'))
+
+SPLITS = ('random', *ML100K_FOLDS)   # the splits known by name: a seeded random share, or an ML-100k fold
+
+def check_split(split, dataset:str|None=None):
+    "`split`, checked: a function of the ratings, or a name in `SPLITS` (a fold only for ML-100k, when `dataset` says which); one clear error otherwise"
+    if callable(split): return split
+    if not isinstance(split, str): raise TypeError(f"split must be a name in {list(SPLITS)} or a function of the ratings, got {type(split).__name__}")
+    if split not in SPLITS: raise ValueError(f"Unknown split {split!r}: use 'random' or an ML-100k fold {list(ML100K_FOLDS)}")
+    if split != 'random' and dataset not in (None, 'ml-100k'): raise ValueError(f"{dataset} has no canonical folds: use split='random'")
+    return split
 
 def FoldSplitter(fold:str='u1', path=None, user_name='user', movie_name='movie'):
     "Split ML-100k ratings like canonical `fold`: the ratings in `{fold}.test` are the validation set"

@@ -10,11 +10,9 @@ import numpy as np, pandas as pd, torch
 from fastai.layers import Embedding, sigmoid_range
 from .core import *
 from .data import *
-from .core import need_files
 from .learner import CollabModel, n_users_items
 from .bias import DotProductBias
-from .core import Recipe
-from .leaderboard import Member, ensemble_recipe
+from .leaderboard import regression_recipe, ensemble_recipe
 
 # %% auto #0
 __all__ = ['AGE_BINS', 'GENRES', 'load_side_features', 'side_features', 'HybridDotProductBias', 'best_members', 'best_recipe']
@@ -109,8 +107,8 @@ class HybridDotProductBias(CollabModel):
 # %% ../nbs/07_best_recipe.ipynb #e011bf93
 def best_members(n:int=2) -> list:
     "The members of the best recipe, in training order: `DotProductBias` (wd=0.1) and `HybridDotProductBias` (wd=0.3), `n` of each"
-    dpb = Member(DotProductBias.from_dls, bs=256, epochs=10, lr=3e-3, wd=0.1)
-    hyb = Member(HybridDotProductBias.from_dls, bs=256, epochs=10, lr=3e-3, wd=0.3)
+    dpb = regression_recipe('DotProductBias', DotProductBias.from_dls, bs=256, epochs=10, lr=3e-3, wd=0.1)
+    hyb = regression_recipe('HybridDotProductBias', HybridDotProductBias.from_dls, bs=256, epochs=10, lr=3e-3, wd=0.3, datasets=('ml-100k',))
     return [dpb, hyb] * n
 
 def best_recipe(name:str='course hybrid', n:int=2) -> Recipe:

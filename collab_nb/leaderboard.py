@@ -27,8 +27,8 @@ from .neural_net import CollabNN
 from .classify import CollabClassifier, expected_rating, rating_values, get_logits
 
 # %% auto #0
-__all__ = ['FAST_RECIPE', 'RECIPES', 'Split', 'regression_recipe', 'fit_global_mean', 'fit_classifier', 'fast_recipe', 'Member',
-           'fit_member', 'ensemble_recipe', 'check_models', 'compare', 'plain_fit', 'bench_fit', 'bench_summary',
+__all__ = ['FAST_RECIPE', 'RECIPES', 'Split', 'regression_recipe', 'fit_global_mean', 'fit_classifier', 'fit_member',
+           'ensemble_recipe', 'check_models', 'compare', 'compare_folds', 'plain_fit', 'bench_fit', 'bench_summary',
            'bench_epoch']
 
 # %% ../nbs/05_leaderboard.ipynb #6dbab889
@@ -43,12 +43,7 @@ class Split:
 
     def __post_init__(self):
         check_dataset(self.dataset)
-        named = isinstance(self.split, str)
-        if not named and not callable(self.split): raise TypeError(f"split must be a name or a function, got {type(self.split).__name__}")
-        if named and self.split != 'random' and self.split not in ML100K_FOLDS:
-            raise ValueError(f"Unknown split {self.split!r}: use 'random' or an ML-100k fold {list(ML100K_FOLDS)}")
-        if named and self.split != 'random' and self.dataset != 'ml-100k':
-            raise ValueError(f"{self.dataset} has no canonical folds: use split='random'")
+        named = isinstance(check_split(self.split, self.dataset), str)
         check_fraction(self.valid_pct, 'valid_pct')
         self.ratings = load_ratings(self.dataset, self.path)
         splitter = (self.split if not named else FoldSplitter(self.split, self.path) if self.split != 'random'
@@ -73,13 +68,15 @@ class Split:
                                                                         y_block=CategoryBlock() if classes else None))
 
 # %% ../nbs/05_leaderboard.ipynb #351f1eaa
-def regression_recipe(name, model, bs=256, lr=5e-3, wd=0.1, epochs=5, about=''):
-    "A recipe that trains `model(dls)` with MSE on `bs`-sized batches with `fit_one_cycle(epochs, lr, wd=wd)`"
+def regression_recipe(name:str, model, bs:int=256, lr:float=5e-3, wd:float=0.1, epochs:int=5, about:str='',
+                      dls=None, # `dls(split, bs)` builds its DataLoaders (default: `split.dls(bs)`)
+                      datasets:tuple|None=None, protocol:str='strict'):
+    "A `Recipe` that trains `model(dls)` with MSE on `bs`-sized batches with `fit_one_cycle(epochs, lr, wd=wd)`"
     def fit(split, epochs):
-        dls = split.dls(bs)
-        learn, secs = fit_quietly(CollabLearner(dls, model(dls)), epochs, lr, wd)
+        d = split.dls(bs) if dls is None else dls(split, bs)
+        learn, secs = fit_quietly(CollabLearner(d, model(d)), epochs, lr, wd)
         return dict(preds=get_preds_targs(learn)[0], seconds=secs)
-    return Recipe(name, fit, epochs, about)
+    return Recipe(name, fit, epochs, about, datasets, protocol, settings=dict(bs=bs, epochs=epochs, lr=lr, wd=wd), model=model)
 
 def fit_global_mean(split, epochs=0):
     "The baseline: the mean training rating, for every rating"
@@ -117,41 +114,26 @@ def _surprise(algo_name):
     return fit
 
 # %% ../nbs/05_leaderboard.ipynb #4a8f38b8
-FAST_RECIPE = dict(bs=2048, epochs=5, lr=1e-2, wd=0.3)   # chosen on a validation set carved from u1.base
-
-def fast_recipe(name='course fast'):
-    "The course's fast recipe: `DotProductBias` in batches of 2048, learning rate and weight decay scaled up to match"
-    r = FAST_RECIPE
-    return regression_recipe(name, lambda dls: DotProductBias.from_dls(dls), bs=r['bs'], lr=r['lr'], wd=r['wd'], epochs=r['epochs'],
-                             about=f"DotProductBias, bs={r['bs']}, fit_one_cycle({r['epochs']}, {r['lr']:g}, wd={r['wd']})")
+FAST_RECIPE = regression_recipe('course fast', DotProductBias.from_dls, bs=2048, lr=1e-2, wd=0.3, epochs=5,   # chosen on a validation set carved from u1.base
+                                about='DotProductBias, bs=2048, fit_one_cycle(5, 0.01, wd=0.3)')
 
 # %% ../nbs/05_leaderboard.ipynb #c622682d
-@dataclass
-class Member:
-    "One model of an ensemble and how it is trained: `model(dls)` on batches of `bs`, `fit_one_cycle(epochs, lr, wd=wd)`"
-    model: callable
-    bs: int = 256
-    epochs: int = 10
-    lr: float = 3e-3
-    wd: float = 0.1
-    dls: callable|None = None # `dls(split, bs)` builds its DataLoaders (default: `split.dls(bs)`)
-
-def fit_member(split, i:int, m:Member, epochs:int|None=None):
-    "Train member `m` as the `i`-th of an ensemble on `split`, from seed `split.seed + i`; return its validation predictions and training seconds"
-    dls = split.dls(m.bs) if m.dls is None else m.dls(split, m.bs)
+def fit_member(split, i:int, m:Recipe, epochs:int|None=None):
+    "Train the rating recipe `m` as the `i`-th member of an ensemble on `split`, from seed `split.seed + i`; return its validation predictions and training seconds"
     set_seed(split.seed + i, reproducible=True)
-    learn, secs = fit_quietly(CollabLearner(dls, m.model(dls)), epochs or m.epochs, m.lr, m.wd)
-    return get_preds_targs(learn)[0], secs
+    res = m.fit(split, epochs or m.epochs)
+    return res['preds'], res['seconds']
 
 def ensemble_recipe(name:str, # the row's name
-                    members:list, # the `Member`s whose predictions are averaged
+                    members:list, # the rating `Recipe`s whose predictions are averaged
                     about:str='', datasets:tuple|None=None, protocol:str='strict'):
     "A recipe that averages the predictions of `members`, each trained from its own seed with `fit_one_cycle`"
-    if not members or not all(isinstance(m, Member) for m in members): raise ValueError("an ensemble needs a non-empty list of Member")
+    if not isinstance(members, (list, tuple)) or not members or not all(isinstance(m, Recipe) and m.task == 'rating' for m in members):
+        raise ValueError(f"members must be a non-empty list of rating Recipes (regression_recipe makes one), got {members!r:.120}")
     def fit(split, epochs):
         preds, secs = zip(*[fit_member(split, i, m, epochs) for i, m in enumerate(members)])
         return dict(preds=np.mean(preds, 0), seconds=sum(secs))
-    return Recipe(name, fit, members[0].epochs, about, datasets, protocol)
+    return Recipe(name, fit, members[0].epochs, about, datasets, protocol, settings=dict(members[0].settings, members=len(members)))
 
 # %% ../nbs/05_leaderboard.ipynb #3b4a5c83
 RECIPES = {r.name: r for r in [   # lessons 1-5 and their peers; the commands' board adds later lessons' recipes (collab_nb.cli)
@@ -160,12 +142,12 @@ RECIPES = {r.name: r for r in [   # lessons 1-5 and their peers; the commands' b
     regression_recipe('DotProduct', lambda dls: DotProduct.from_dls(dls, y_range=(0, 5.5)), wd=0., about='lesson 1'),
     regression_recipe('DotProductBias', lambda dls: DotProductBias.from_dls(dls), about='lesson 2'),
     regression_recipe('CollabNN', lambda dls: CollabNN.from_dls(dls, ps=0.2), bs=512, lr=3e-3, wd=0.2, epochs=12, about='lesson 3'),
-    Recipe('CollabClassifier', fit_classifier, 5, 'lesson 4, scored by its expected rating'),
-    Recipe('fastai collab_learner', _fastai(False, 256), 5, 'EmbeddingDotBias, bs=256'),
-    Recipe('fastai collab_learner(use_nn)', _fastai(True, 64, layers=[100, 50]), 5, 'EmbeddingNN [100, 50], bs=64'),
+    Recipe('CollabClassifier', fit_classifier, 5, 'lesson 4, scored by its expected rating', settings=dict(bs=512, epochs=5, lr=5e-3, wd=0.1)),
+    Recipe('fastai collab_learner', _fastai(False, 256), 5, 'EmbeddingDotBias, bs=256', settings=dict(bs=256, epochs=5, lr=5e-3, wd=0.1)),
+    Recipe('fastai collab_learner(use_nn)', _fastai(True, 64, layers=[100, 50]), 5, 'EmbeddingNN [100, 50], bs=64', settings=dict(bs=64, epochs=5, lr=5e-3, wd=0.1)),
     Recipe('surprise SVD', _surprise('SVD'), 0, 'scikit-surprise defaults (20 epochs of SGD)'),
     Recipe('surprise SVD++', _surprise('SVDpp'), 0, 'scikit-surprise defaults'),
-    fast_recipe()]}
+    FAST_RECIPE]}
 
 # %% ../nbs/05_leaderboard.ipynb #c960d52d
 def check_models(models, dataset:str, recipes:dict) -> list:
@@ -174,6 +156,8 @@ def check_models(models, dataset:str, recipes:dict) -> list:
     if not models: raise ValueError("no models to compare")
     unknown = [m for m in models if m not in recipes]
     if unknown: raise ValueError(f"unknown model(s) {unknown}: choose from {list(recipes)}")
+    other = [m for m in models if recipes[m].task != 'rating']
+    if other: raise ValueError(f"{other} rank items ({recipes[other[0]].task} recipes), they do not predict ratings: score them with compare_ranking")
     cannot = [m for m in models if recipes[m].datasets and dataset not in recipes[m].datasets]
     if cannot: raise ValueError(f"{cannot} train only on {recipes[cannot[0]].datasets}, not on {dataset}: leave them out")
     return models
@@ -187,7 +171,7 @@ def compare(split:Split|None=None, # the data and split (default: ML-100k fold u
     "Train `models` on `split` and return a DataFrame, one row a model, best RMSE first"
     split, recipes = split if split is not None else Split(), recipes if recipes is not None else RECIPES
     if models is None:
-        models = [m for m, r in recipes.items() if r.protocol == 'strict']
+        models = [m for m, r in recipes.items() if r.protocol == 'strict' and r.task == 'rating']
         try: import surprise
         except ImportError: models = [m for m in models if not m.startswith('surprise')]
     models = check_models(models, split.dataset, recipes)
@@ -205,6 +189,15 @@ def compare(split:Split|None=None, # the data and split (default: ML-100k fold u
         if show_progress and not bars:
             print(f"[{k + 1}/{len(models)}] {name}: RMSE {rows[-1]['RMSE']:.3f} in {res['seconds']:.1f} s", file=sys.stderr, flush=True)
     return pd.DataFrame(rows).sort_values('RMSE').reset_index(drop=True)
+
+# %% ../nbs/05_leaderboard.ipynb #335abdc6
+def compare_folds(splits:list, # the `Split`s to train and score on, e.g. the five canonical folds
+                  models, # names from `recipes`, as for `compare`
+                  recipes:dict|None=None, epochs:int|None=None) -> pd.DataFrame:
+    "`compare` on each of `splits`: one row a (split, model), with the split's name, RMSE, MAE and training seconds"
+    if not isinstance(splits, (list, tuple)) or not splits or not all(isinstance(s, Split) for s in splits):
+        raise ValueError(f"splits must be a non-empty list of Split, got {splits!r:.100}")
+    return pd.concat([compare(s, models, epochs, show_progress=False, recipes=recipes).assign(split=s.name) for s in splits], ignore_index=True)
 
 # %% ../nbs/05_leaderboard.ipynb #e866bee0
 def plain_fit(dls, model, epochs:int, lr:float, wd:float=0.):

@@ -21,7 +21,6 @@ from fastai.tabular.core import Categorify, TabDataLoader
 from fastai.collab import TabularCollab
 from .core import *
 from .data import *
-from .core import need_cols
 
 # %% auto #0
 __all__ = ['EPOCH_COPY_BYTES', 'THREADS_MAX_ROWS', 'collab_tensors', 'TensorCollabDL', 'training_threads', 'num_threads',
@@ -159,14 +158,13 @@ def n_users_items(dls):
 def _positions(ratings, split, valid_pct, seed, path, user_name):
     "Training and validation row positions of `ratings` for `split` (a fold name, 'random', a function, or the positions)"
     if not isinstance(split, str): return split(ratings) if callable(split) else split
-    if split == 'random':
+    if check_split(split) == 'random':
         check_fraction(valid_pct, 'valid_pct')
         if seed is not None: torch.manual_seed(seed)   # fastai's RandomSplitter, as arrays: its lists of Python ints take 26 s and 2 GB at 25M ratings
         p = torch.randperm(len(ratings)).numpy()
         cut = int(valid_pct * len(ratings))
         return p[cut:], p[:cut]
-    if split in ML100K_FOLDS: return FoldSplitter(split, path, user_name)(ratings)
-    raise ValueError(f"Unknown split {split!r}: use 'random' or an ML-100k fold {list(ML100K_FOLDS)}")
+    return FoldSplitter(check_split(split), path, user_name)(ratings)
 
 def _check_splits(splits, n, bs):
     "Training and validation positions, checked: in range, disjoint, a full training batch and some validation ratings"

@@ -19,7 +19,6 @@ from fastai.torch_core import set_seed
 from .core import *
 from .data import *
 from .learner import *
-from .core import need_cols
 from .recommend import Recommender, ranking_metrics
 from .bias import DotProductBias
 from .leaderboard import FAST_RECIPE
@@ -27,8 +26,7 @@ from .leaderboard import FAST_RECIPE
 # %% auto #0
 __all__ = ['BPR_RECIPE', 'SOFTMAX_RECIPE', 'EASE_LAM', 'RANK_RECIPES', 'interactions', 'implicit_matrix', 'Ranker', 'DotRanker',
            'Popularity', 'pair_keys', 'is_seen', 'sample_negatives', 'RankingDL', 'ranking_dls', 'bpr_loss',
-           'ranker_learner', 'EASE', 'per_user_split', 'Factors', 'fit_implicit', 'RankRecipe', 'fit_ranker',
-           'compare_ranking']
+           'ranker_learner', 'EASE', 'per_user_split', 'Factors', 'fit_implicit', 'fit_ranker', 'compare_ranking']
 
 # %% ../nbs/08_ranking.ipynb #1a316967
 def interactions(ds, min_rating:float|None=None) -> torch.Tensor:
@@ -148,8 +146,10 @@ def ranker_learner(dls, model, **kwargs) -> CollabLearner:
     return CollabLearner(dls, model, loss_func=loss, **kwargs)
 
 # %% ../nbs/08_ranking.ipynb #9d867cdb
-BPR_RECIPE = dict(n_factors=64, epochs=40, lr=1e-2, wd=0.3)       # chosen on a per-user 20% carved from u1.base (below)
-SOFTMAX_RECIPE = dict(n_factors=64, epochs=10, lr=1e-2, wd=0.5)   # likewise
+BPR_RECIPE = Recipe('BPR', lambda dls: fit_ranker(dls, 'bpr', **BPR_RECIPE), task='ranking', about='DotRanker trained with BPR, one sampled negative a positive',
+                    settings=dict(n_factors=64, epochs=40, lr=1e-2, wd=0.3))       # chosen on a per-user 20% carved from u1.base (below)
+SOFTMAX_RECIPE = Recipe('softmax', lambda dls: fit_ranker(dls, 'softmax', **SOFTMAX_RECIPE), task='ranking', about='DotRanker trained with a softmax over every movie',
+                        settings=dict(n_factors=64, epochs=10, lr=1e-2, wd=0.5))   # likewise
 EASE_LAM = 500.                                                   # likewise: the lesson chooses it again, in the open
 
 # %% ../nbs/08_ranking.ipynb #41197dbc
@@ -223,13 +223,6 @@ def fit_implicit(dls, algo:str='als', min_rating:float|None=None, factors:int=64
     return res
 
 # %% ../nbs/08_ranking.ipynb #fdaa9493
-@dataclass
-class RankRecipe:
-    "How to train one row of the ranking board: `fit(dls)` returns a model that `Recommender` can rank with"
-    name: str
-    fit: callable
-    about: str = ''
-
 def fit_ranker(dls, kind:str='bpr', n_factors:int=64, epochs:int=10, lr:float=1e-2, wd:float=0.01, bs:int=1024, min_rating=None, seed:int=42):
     "A `DotRanker` trained with BPR (`kind='bpr'`) or a softmax over items (`'softmax'`) on the interactions of `dls`, with `fit_one_cycle`"
     rdls = ranking_dls(dls, kind, bs=bs, min_rating=min_rating)
@@ -245,20 +238,19 @@ def _rating_model(dls):
     return fit_quietly(CollabLearner(dls, DotProductBias.from_dls(dls)), r['epochs'], r['lr'], r['wd'])[0].model
 
 RANK_RECIPES = {r.name: r for r in [
-    RankRecipe('popularity', lambda dls: Popularity.from_dls(dls), 'the most interacted-with movies, for everyone'),
-    RankRecipe('DotProductBias (ratings)', _rating_model, "lesson 6: the fast recipe's predicted ratings"),
-    RankRecipe('BPR', lambda dls: fit_ranker(dls, 'bpr', **BPR_RECIPE), 'DotRanker trained with BPR, one sampled negative a positive'),
-    RankRecipe('softmax', lambda dls: fit_ranker(dls, 'softmax', **SOFTMAX_RECIPE), 'DotRanker trained with a softmax over every movie'),
-    RankRecipe('EASE', lambda dls: EASE.from_dls(dls, EASE_LAM), f'closed form, lambda={EASE_LAM:g}'),
-    RankRecipe('implicit ALS', lambda dls: fit_implicit(dls, 'als', factors=64), 'implicit 0.7: AlternatingLeastSquares, 64 factors, defaults otherwise'),
-    RankRecipe('implicit BPR', lambda dls: fit_implicit(dls, 'bpr', factors=64), 'implicit 0.7: BayesianPersonalizedRanking, 64 factors, defaults otherwise')]}
+    Recipe('popularity', lambda dls: Popularity.from_dls(dls), task='ranking', about='the most interacted-with movies, for everyone'),
+    Recipe('DotProductBias (ratings)', _rating_model, task='ranking', about="lesson 6: the fast recipe's predicted ratings", settings=FAST_RECIPE.settings),
+    BPR_RECIPE, SOFTMAX_RECIPE,
+    Recipe('EASE', lambda dls: EASE.from_dls(dls, EASE_LAM), task='ranking', about=f'closed form, lambda={EASE_LAM:g}', settings=dict(lam=EASE_LAM)),
+    Recipe('implicit ALS', lambda dls: fit_implicit(dls, 'als', factors=64), task='ranking', about='implicit 0.7: AlternatingLeastSquares, 64 factors, defaults otherwise', settings=dict(factors=64)),
+    Recipe('implicit BPR', lambda dls: fit_implicit(dls, 'bpr', factors=64), task='ranking', about='implicit 0.7: BayesianPersonalizedRanking, 64 factors, defaults otherwise', settings=dict(factors=64))]}
 
 # %% ../nbs/08_ranking.ipynb #d94f4007
 def compare_ranking(dls, # collaborative-filtering `DataLoaders`: the rankers train on their training ratings
                     test:pd.DataFrame, # the held-out ratings the lists are scored on
                     models=None, # names from `recipes` (default: all; implicit's only if it is installed)
                     k:int=10, threshold:float|None=4., # relevant: a held-out rating >= threshold (None: every held-out item)
-                    recipes:dict|None=None, # {name: `RankRecipe`} (default: `RANK_RECIPES`)
+                    recipes:dict|None=None, # {name: ranking `Recipe`} (default: `RANK_RECIPES`)
                     fitted:dict|None=None) -> pd.DataFrame: # {name: (model, seconds)} already trained on `dls` in this run: scored, not trained again
     "Train each ranking recipe on `dls` and score its top-`k` lists on `test`: one row a model, best NDCG first"
     recipes = recipes if recipes is not None else RANK_RECIPES
@@ -268,6 +260,8 @@ def compare_ranking(dls, # collaborative-filtering `DataLoaders`: the rankers tr
     models = [models] if isinstance(models, str) else list(models)
     unknown = [m for m in models if m not in recipes]
     if unknown or not models: raise ValueError(f"unknown model(s) {unknown}: choose from {list(recipes)}")
+    other = [m for m in models if recipes[m].task != 'ranking']
+    if other: raise ValueError(f"{other} predict ratings ({recipes[other[0]].task} recipes): compare_ranking trains rankers; rank with a rating model through a ranking Recipe (as 'DotProductBias (ratings)')")
     rows = []
     for name in models:
         if fitted and name in fitted: model, secs = fitted[name]

@@ -14,17 +14,15 @@ from fastai.layers import Embedding, sigmoid_range
 from fastai.torch_core import set_seed
 from .core import *
 from .data import *
-from .core import need_cols
 from .learner import *
 from .learner import collab_tensors
-from .core import Recipe
-from .leaderboard import Split, Member, ensemble_recipe
+from .leaderboard import Split, regression_recipe, ensemble_recipe
 from .hybrid import side_features
 
 # %% auto #0
 __all__ = ['FAST_TOP', 'TOP_RECIPE', 'TOP_RECIPES', 'add_days', 'day_dls', 'implicit_lists', 'bag_mean', 'time_features',
-           'ImplicitDotProductBias', 'import_myfm', 'myfm_blocks', 'fit_myfm', 'top_members', 'top_recipes',
-           'fit_fast_top', 'carve']
+           'ImplicitDotProductBias', 'import_myfm', 'myfm_blocks', 'fit_myfm', 'top_members', 'top_recipe',
+           'top_recipes', 'fit_fast_top', 'carve']
 
 # %% ../nbs/09_top.ipynb #5532bee4
 def add_days(ratings, time_name:str='timestamp', day_name:str='day') -> pd.DataFrame:
@@ -169,8 +167,9 @@ def from_dls(cls:ImplicitDotProductBias, dls, n_factors:int=50, y_range=(0, 5.5)
     return cls(n_users, n_items, pairs.unique(dim=0), n_factors, y_range, users_implicit, items_implicit, **kw)
 
 # %% ../nbs/09_top.ipynb #288ed2f5
-FAST_TOP = dict(bs=1024, epochs=10, lr=5e-3, wd=3.0)   # the quick settings of the lesson, chosen on a fifth of u1.base
-TOP_RECIPE = dict(bs=256, epochs=10, lr=3e-3, wd=1.5, n=4)   # the recipe: n models averaged, chosen on a fifth of u1.base
+FAST_TOP = regression_recipe('ImplicitDotProductBias, fast', lambda dls: ImplicitDotProductBias.from_dls(dls, side=True), bs=1024, epochs=10, lr=5e-3, wd=3.0,
+                             dls=day_dls, datasets=('ml-100k',),   # the quick settings of the lesson, chosen on a fifth of u1.base
+                             about='one ImplicitDotProductBias with every part, bs=1024, fit_one_cycle(10, 5e-3, wd=3); lesson 9')
 
 # %% ../nbs/09_top.ipynb #1c479e2f
 def import_myfm():
@@ -218,27 +217,27 @@ def fit_myfm(split:Split, epochs:int=0, rank:int=32, n_iter:int=200, transductiv
     return res
 
 # %% ../nbs/09_top.ipynb #a7080492
-def top_members(split_dataset:str='ml-100k', transductive:bool=False, n:int|None=None) -> list:
-    "The members of the best recipe: `n` `ImplicitDotProductBias` with every part (side features on ML-100k), trained with `TOP_RECIPE`"
-    r = TOP_RECIPE
-    def model(dls, side=split_dataset == 'ml-100k'): return ImplicitDotProductBias.from_dls(dls, side=side, transductive=transductive)
-    return [Member(model, bs=r['bs'], epochs=r['epochs'], lr=r['lr'], wd=r['wd'], dls=day_dls)] * (n or r['n'])
+def top_members(split_dataset:str='ml-100k', transductive:bool=False, n:int=4, bs:int=256, epochs:int=10, lr:float=3e-3, wd:float=1.5) -> list:
+    "The members of the best recipe: `n` recipes of `ImplicitDotProductBias` with every part (side features on ML-100k), each on `day_dls`"
+    def model(dls): return ImplicitDotProductBias.from_dls(dls, side=split_dataset == 'ml-100k', transductive=transductive)
+    return [regression_recipe('ImplicitDotProductBias', model, bs=bs, epochs=epochs, lr=lr, wd=wd, dls=day_dls)] * check_count(n, 'n')
 
-def _top_fit(transductive):
-    def fit(split, epochs):
-        return ensemble_recipe('', top_members(split.dataset, transductive)).fit(split, epochs)
-    return fit
+def top_recipe(name:str='course best', transductive:bool=False, **settings) -> Recipe:
+    "The course's best recipe: the mean of `top_members` trained with `settings` (n, bs, epochs, lr, wd; default: those chosen on a fifth of u1.base)"
+    s = {**dict(n=4, bs=256, epochs=10, lr=3e-3, wd=1.5), **settings}
+    def fit(split, epochs): return ensemble_recipe(name, top_members(split.dataset, transductive, **s)).fit(split, epochs)
+    about = (f"mean of {s['n']} ImplicitDotProductBias (movies rated, raters, day biases, side features on ML-100k), "
+             f"bs={s['bs']}, fit_one_cycle({s['epochs']}, {s['lr']:g}, wd={s['wd']}); lesson 9")
+    return Recipe(name, fit, s['epochs'], about, protocol='transductive' if transductive else 'strict', settings=s)
+
+TOP_RECIPE = top_recipe()   # the recipe: 4 models averaged, settings chosen on a fifth of u1.base
 
 def top_recipes() -> dict:
     "Lesson 9's rows of the leaderboard: the course's best recipe and myFM, each strict and transductive"
-    r = TOP_RECIPE
-    about = (f"mean of {r['n']} ImplicitDotProductBias (movies rated, raters, day biases, side features on ML-100k), "
-             f"bs={r['bs']}, fit_one_cycle({r['epochs']}, {r['lr']:g}, wd={r['wd']}); lesson 9")
-    mf = 'myFM 0.4 Bayesian FM, rank 32, 200 Gibbs iterations, user and movie implicit blocks'
-    rows = [Recipe('course best', _top_fit(False), r['epochs'], about),
-            Recipe('course best [transductive]', _top_fit(True), r['epochs'], about, protocol='transductive'),
-            Recipe('myFM', fit_myfm, 0, mf),
-            Recipe('myFM [transductive]', lambda split, epochs: fit_myfm(split, transductive=True), 0, mf, protocol='transductive')]
+    mf, s = 'myFM 0.4 Bayesian FM, rank 32, 200 Gibbs iterations, user and movie implicit blocks', dict(rank=32, n_iter=200)
+    rows = [TOP_RECIPE, top_recipe('course best [transductive]', transductive=True),
+            Recipe('myFM', fit_myfm, 0, mf, settings=s),
+            Recipe('myFM [transductive]', lambda split, epochs: fit_myfm(split, transductive=True), 0, mf, protocol='transductive', settings=s)]
     return {x.name: x for x in rows}
 
 TOP_RECIPES = top_recipes()

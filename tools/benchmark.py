@@ -1,0 +1,137 @@
+#!/usr/bin/env python
+"""Regenerate the benchmark records in nbs/ that the lessons and the README read, and stamp each in nbs/records.json
+with its date, machine, command and commit. Tests prove the code works at smoke size on every CI run; these measure at
+full size, and a contributor runs them when a lesson's numbers change:
+
+    python tools/benchmark.py --machine "2-core CPU, no GPU, idle"          # every record
+    python tools/benchmark.py timings top --machine "2-core CPU, no GPU, idle"   # some of them
+    python tools/benchmark.py --list                                         # what each one measures, and how long it took last
+
+Each benchmark writes its records to a scratch folder first (COLLAB_NB_RECORDS, which the lessons' benchmark cells
+write to); only a benchmark that succeeds replaces its records in nbs/. Run it from a clone, with the package installed
+(pip install -e ".[dev,scale]") and the data where `untar_data` finds it (FASTAI_HOME).
+"""
+import argparse, datetime, json, os, re, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+nbs = root/'nbs'
+META = nbs/'records.json'
+
+BENCHMARKS = {   # name: what it runs, the records it writes, what it measures
+    'timings': dict(writes=('timings.json',), kind='timings',
+                    about="every notebook run alone (nbdev-test --path NB --timing), as a learner runs a lesson: its seconds and peak memory"),
+    'suite': dict(writes=('suite.json',), kind='suite',
+                  about="the README's test command (nbdev-test --n-workers 1 --timing): its seconds and peak memory"),
+    'leaderboard': dict(writes=('leaderboard_u1.csv',), cmd=['collab-nb-compare', '--out', '{dir}/leaderboard_u1.csv'],
+                        about="collab-nb-compare's default board on ML-100k u1 (lesson 5, the README's RMSE table)"),
+    'ranking': dict(writes=('ranking_u1.csv',), cmd=['collab-nb-compare', '--task', 'ranking', '--out', '{dir}/ranking_u1.csv'],
+                    about="lesson 8's rankers on u1 (the README's ranking table)"),
+    'scale': dict(writes=('scale_bench.csv',), cmd=['collab-nb-bench', '--sizes', '1e6,5e6,25e6', '--seeds', '0', '--out', '{dir}/scale_bench.csv'],
+                  about="25M synthetic ratings to DataLoaders and an epoch, sparse and dense (lesson 10)"),
+    'hybrid_folds': dict(writes=('hybrid_folds.csv',), notebook='07_best_recipe', flags='slow',
+                         about="lesson 7's hybrid beside SVD++ on the five folds"),
+    'top': dict(writes=('top_u1.csv', 'top_wd.csv'), notebook='09_top', flags='slow',
+                about="lesson 9's best recipe beside myFM on u1, strict and transductive; its weight decay chosen again"),
+    'top_folds': dict(writes=('top_folds.csv',), notebook='09_top', flags='folds',
+                      about="lesson 9's recipe, its parts and myFM on the five folds and ml-latest-small"),
+    'spark': dict(writes=('als_u1.csv', 'scale_als.csv'), notebook='10_scale', flags='slow',
+                  about="lesson 10's ALS settings chosen on a fifth of u1.base, and Spark's ALS beside the course's model at 5M ratings"),
+}
+
+def fail(msg): sys.exit(f'benchmark: error: {msg}')
+
+def commit() -> str:
+    "The commit measured: HEAD's short hash, with '+changes' when the working tree differs from it"
+    try:
+        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no', '--', 'collab_nb', 'nbs/*.ipynb'],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError): return 'unknown (not a git checkout)'
+    return head + ('+changes' if dirty else '')
+
+def run_measured(cmd, env, log):
+    "Run `cmd`, its output to `log`; its wall seconds and peak resident memory (MB, the largest of it and the processes it waited for)"
+    t0 = time.perf_counter()
+    with open(log, 'w') as f:
+        p = subprocess.Popen(cmd, cwd=root, env=env, stdout=f, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(p.pid, 0)
+    secs, code = time.perf_counter() - t0, os.waitstatus_to_exitcode(status)
+    if code: fail(f"{' '.join(cmd)} exited with {code}; its output is in {log}:\n" + ''.join(Path(log).read_text().splitlines(True)[-15:]))
+    return secs, usage.ru_maxrss / 1024
+
+def notebooks():
+    return sorted(p for p in nbs.glob('*.ipynb') if not p.name.startswith(('_', '.')))
+
+def bench_timings(out_dir, env, logs):
+    "Each notebook alone: seconds (as nbdev-test --timing prints them) and peak memory"
+    secs, peak = {}, {}
+    for nb in notebooks():
+        s, mb = run_measured(['nbdev-test', '--path', str(nb), '--timing'], env, logs/f'{nb.stem}.log')
+        m = re.search(rf'^{re.escape(nb.stem)}\.ipynb: (\d+) secs$', Path(logs/f'{nb.stem}.log').read_text(), flags=re.M)
+        secs[nb.stem], peak[nb.stem] = int(m[1]) if m else round(s), round(mb)
+        print(f'  {nb.stem}: {secs[nb.stem]} s, {peak[nb.stem]:,} MB', flush=True)
+    return {'timings.json': dict(command='nbdev-test --path nbs/NOTEBOOK.ipynb --timing, each notebook in its own process',
+                                 seconds=secs, peak_MB=peak)}
+
+def bench_suite(out_dir, env, logs):
+    s, mb = run_measured(['nbdev-test', '--n-workers', '1', '--timing'], env, logs/'suite.log')
+    return {'suite.json': dict(command='nbdev-test --n-workers 1 --timing', seconds=round(s), peak_MB=round(mb))}
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('names', nargs='*', help=f'benchmarks to run (default: all): {", ".join(BENCHMARKS)}')
+    ap.add_argument('--machine', help='where it runs, as the records will say: e.g. "2-core CPU, no GPU, idle"')
+    ap.add_argument('--list', action='store_true', help='list the benchmarks, their records and how long each took last')
+    a = ap.parse_args()
+    meta = json.loads(META.read_text()) if META.is_file() else {}
+    if a.list:
+        for k, b in BENCHMARKS.items():
+            last = [meta.get(w, {}).get('seconds') for w in b['writes']]
+            print(f"{k:13} {', '.join(b['writes']):32} {b['about']}" + (f' (last: {last[0]:.0f} s)' if last[0] else ''))
+        return
+    names = a.names or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown: fail(f'unknown benchmark(s) {unknown}: choose from {list(BENCHMARKS)}')
+    if not a.machine or not a.machine.strip(): fail('--machine is required: say where this runs (cores, GPU, idle or busy), as the records will')
+    for n in names:   # before any work: every record it will replace is a plain file (or absent), in a folder we may write
+        for w in BENCHMARKS[n]['writes']:
+            t = nbs/w
+            if t.is_symlink() or (t.exists() and not t.is_file()): fail(f'{t} is not a plain file: the benchmark will not write through it')
+    if not os.access(nbs, os.W_OK): fail(f'{nbs} is not writable')
+    at = commit()
+    for n in names:
+        b = BENCHMARKS[n]
+        print(f'== {n}: {b["about"]}', flush=True)
+        with tempfile.TemporaryDirectory(prefix=f'collab_nb_bench_{n}_') as d:
+            d, logs = Path(d), Path(d)/'logs'
+            logs.mkdir()
+            env = {**os.environ, 'COLLAB_NB_RECORDS': str(d)}
+            t0, extra = time.perf_counter(), {}
+            if b.get('kind') == 'timings': extra = bench_timings(d, env, logs); cmd = 'nbdev-test --path NOTEBOOK --timing (each notebook)'
+            elif b.get('kind') == 'suite': extra = bench_suite(d, env, logs); cmd = 'nbdev-test --n-workers 1 --timing'
+            elif 'cmd' in b:
+                argv = [s.format(dir=d) for s in b['cmd']]
+                run_measured(argv, env, logs/f'{n}.log')
+                cmd = ' '.join(s.replace('{dir}', 'nbs') for s in b['cmd'])
+            else:
+                argv = ['nbdev-test', '--path', str(nbs/f"{b['notebook']}.ipynb"), '--flags', b['flags'], '--cell-timeout', '0']
+                run_measured(argv, env, logs/f'{n}.log')
+                cmd = f"nbdev-test --path nbs/{b['notebook']}.ipynb --flags {b['flags']}"
+            secs = time.perf_counter() - t0
+            for name, rec in extra.items():   # the timing records carry their stamp inside too (the course home reads it there)
+                rec = dict(measured=datetime.date.today().isoformat(), machine=a.machine, **rec)
+                (d/name).write_text(json.dumps(rec, indent=1) + '\n')
+            missing = [w for w in b['writes'] if not (d/w).is_file()]
+            if missing: fail(f'{n} ran but did not write {missing}: nothing in nbs/ was replaced')
+            stamp = dict(measured=datetime.date.today().isoformat(), machine=a.machine, command=f'python tools/benchmark.py {n}  ({cmd})',
+                         commit=at, seconds=round(secs))
+            for w in b['writes']:
+                tmp = nbs/f'.{w}.new'
+                shutil.copyfile(d/w, tmp); os.replace(tmp, nbs/w)
+                meta[w] = stamp
+            tmp = nbs/f'.{META.name}.new'
+            tmp.write_text(json.dumps(dict(sorted(meta.items())), indent=1) + '\n'); os.replace(tmp, META)
+        print(f'   wrote {", ".join(b["writes"])} in {secs:.0f} s', flush=True)
+
+if __name__ == '__main__': main()
