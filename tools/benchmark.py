@@ -20,13 +20,17 @@ META = nbs/'records.json'
 
 BENCHMARKS = {   # name: what it runs, the records it writes, what it measures
     'timings': dict(writes=('timings.json',), kind='timings',
-                    about="every notebook run alone (nbdev-test --path NB --timing), as a learner runs a lesson: its seconds and peak memory"),
+                    about="every notebook run alone (nbdev-test NOTEBOOK --timing), as a learner runs a lesson: its seconds and peak memory"),
     'suite': dict(writes=('suite.json',), kind='suite',
                   about="the README's test command (nbdev-test --n-workers 1 --timing): its seconds and peak memory"),
+    'install': dict(writes=('install.json',), kind='install',
+                    about="a fresh virtual environment with the README's install (CPU torch, then the dev extra): its size on disk, and the data sets'"),
     'leaderboard': dict(writes=('leaderboard_u1.csv',), cmd=['collab-nb-compare', '--out', '{dir}/leaderboard_u1.csv'],
                         about="collab-nb-compare's default board on ML-100k u1 (lesson 5, the README's RMSE table)"),
     'ranking': dict(writes=('ranking_u1.csv',), cmd=['collab-nb-compare', '--task', 'ranking', '--out', '{dir}/ranking_u1.csv'],
                     about="lesson 8's rankers on u1 (the README's ranking table)"),
+    'ranking_protocol': dict(writes=('ranking_recommenders.csv',), notebook='08_ranking', flags='slow',
+                             about="lesson 8's rankers on microsoft/recommenders' protocol (a per-user 25% held out)"),
     'scale': dict(writes=('scale_bench.csv',), cmd=['collab-nb-bench', '--sizes', '1e6,5e6,25e6', '--seeds', '0', '--out', '{dir}/scale_bench.csv'],
                   about="25M synthetic ratings to DataLoaders and an epoch, sparse and dense (lesson 10)"),
     'hybrid_folds': dict(writes=('hybrid_folds.csv',), notebook='07_best_recipe', flags='slow',
@@ -67,16 +71,35 @@ def bench_timings(out_dir, env, logs):
     "Each notebook alone: seconds (as nbdev-test --timing prints them) and peak memory"
     secs, peak = {}, {}
     for nb in notebooks():
-        s, mb = run_measured(['nbdev-test', '--path', str(nb), '--timing'], env, logs/f'{nb.stem}.log')
+        s, mb = run_measured(['nbdev-test', str(nb), '--timing'], env, logs/f'{nb.stem}.log')
         m = re.search(rf'^{re.escape(nb.stem)}\.ipynb: (\d+) secs$', Path(logs/f'{nb.stem}.log').read_text(), flags=re.M)
         secs[nb.stem], peak[nb.stem] = int(m[1]) if m else round(s), round(mb)
         print(f'  {nb.stem}: {secs[nb.stem]} s, {peak[nb.stem]:,} MB', flush=True)
-    return {'timings.json': dict(command='nbdev-test --path nbs/NOTEBOOK.ipynb --timing, each notebook in its own process',
+    return {'timings.json': dict(command='nbdev-test nbs/NOTEBOOK.ipynb --timing, each notebook in its own process',
                                  seconds=secs, peak_MB=peak)}
 
 def bench_suite(out_dir, env, logs):
     s, mb = run_measured(['nbdev-test', '--n-workers', '1', '--timing'], env, logs/'suite.log')
     return {'suite.json': dict(command='nbdev-test --n-workers 1 --timing', seconds=round(s), peak_MB=round(mb))}
+
+def du(path) -> int:
+    "Bytes of the files under `path` (links not followed)"
+    return sum(f.lstat().st_size for f in Path(path).rglob('*') if f.is_file() and not f.is_symlink())
+
+def bench_install(out_dir, env, logs):
+    "The README's install in a fresh venv: the CPU torch first, then the package with its dev extra; the venv's size, torch's share, and the data's"
+    venv = Path(out_dir)/'venv'
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True)
+    pip = [str(venv/'bin'/'python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check']
+    torch_index = os.environ.get('COLLAB_NB_TORCH_INDEX')
+    run_measured(pip + ['torch==2.13.0', 'torchvision==0.28.0'] + (['--index-url', torch_index] if torch_index else []), env, logs/'torch.log')
+    run_measured(pip + ['-e', f'{root}[dev]'], env, logs/'dev.log')
+    site = next((venv/'lib').glob('python*/site-packages'))
+    data = subprocess.run([sys.executable, '-c', 'from collab_nb.data import dataset_path; print(dataset_path("ml-100k").parent)'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    return {'install.json': dict(command=f'pip install torch==2.13.0 torchvision==0.28.0, then pip install -e ".[dev]", in a fresh venv',
+                                 venv_GB=round(du(venv) / 2**30, 2), torch_GB=round(sum(du(p) for p in site.glob('torch*')) / 2**30, 2),
+                                 data_MB=round(sum(du(Path(data)/d) for d in ('ml-100k', 'ml-latest-small')) / 2**20, 1))}
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,16 +131,17 @@ def main():
             logs.mkdir()
             env = {**os.environ, 'COLLAB_NB_RECORDS': str(d)}
             t0, extra = time.perf_counter(), {}
-            if b.get('kind') == 'timings': extra = bench_timings(d, env, logs); cmd = 'nbdev-test --path NOTEBOOK --timing (each notebook)'
+            if b.get('kind') == 'timings': extra = bench_timings(d, env, logs); cmd = 'nbdev-test nbs/NOTEBOOK.ipynb --timing (each notebook)'
             elif b.get('kind') == 'suite': extra = bench_suite(d, env, logs); cmd = 'nbdev-test --n-workers 1 --timing'
+            elif b.get('kind') == 'install': extra = bench_install(d, env, logs); cmd = 'a fresh venv, the README\'s install'
             elif 'cmd' in b:
                 argv = [s.format(dir=d) for s in b['cmd']]
                 run_measured(argv, env, logs/f'{n}.log')
                 cmd = ' '.join(s.replace('{dir}', 'nbs') for s in b['cmd'])
             else:
-                argv = ['nbdev-test', '--path', str(nbs/f"{b['notebook']}.ipynb"), '--flags', b['flags'], '--cell-timeout', '0']
+                argv = ['nbdev-test', str(nbs/f"{b['notebook']}.ipynb"), '--flags', b['flags'], '--cell-timeout', '0', '--cell-timing-min', '5']
                 run_measured(argv, env, logs/f'{n}.log')
-                cmd = f"nbdev-test --path nbs/{b['notebook']}.ipynb --flags {b['flags']}"
+                cmd = f"nbdev-test nbs/{b['notebook']}.ipynb --flags {b['flags']}"
             secs = time.perf_counter() - t0
             for name, rec in extra.items():   # the timing records carry their stamp inside too (the course home reads it there)
                 rec = dict(measured=datetime.date.today().isoformat(), machine=a.machine, **rec)
