@@ -57,11 +57,11 @@ def _board_names(models, dataset):
     "The recipes to train: the named ones, or every strict one that trains on `dataset` (surprise's and myFM's only if they import)"
     if models and models != 'all': return [m.strip() for m in models.split(',') if m.strip()]
     from collab_nb.top import import_myfm
-    BOARD = recipes('rating')
-    strict = [m for m, r in BOARD.items() if r.protocol == 'strict']
-    names = [m for m in strict if not BOARD[m].datasets or dataset in BOARD[m].datasets]
+    rs = recipes('rating')
+    strict = [m for m, r in rs.items() if r.protocol == 'strict']
+    names = [m for m in strict if not rs[m].datasets or dataset in rs[m].datasets]
     if len(names) < len(strict): print(f'note: {sorted(set(strict) - set(names))} train only on other data sets, so their rows are left out', file=sys.stderr)
-    if len(strict) < len(BOARD): print(f'note: transductive rows {sorted(set(BOARD) - set(strict))} train only when named in --models', file=sys.stderr)
+    if len(strict) < len(rs): print(f'note: transductive rows {sorted(set(rs) - set(strict))} train only when named in --models', file=sys.stderr)
     try: import surprise
     except ImportError:
         names = [m for m in names if not m.startswith('surprise')]

@@ -190,3 +190,4 @@ class Recipe(Mapping):
         except KeyError: raise ClearKeyError(f"recipe {self.name!r} has no setting {k!r}: it has {list(self.settings)}") from None
     def __iter__(self): return iter(self.settings)
     def __len__(self): return len(self.settings)
+    __eq__, __hash__ = object.__eq__, object.__hash__   # a recipe is itself, not its settings: two with the same settings are two recipes

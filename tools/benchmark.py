@@ -150,6 +150,7 @@ def main():
             if missing: fail(f'{n} ran but did not write {missing}: nothing in nbs/ was replaced')
             stamp = dict(measured=datetime.date.today().isoformat(), machine=a.machine, command=f'python tools/benchmark.py {n}  ({cmd})',
                          commit=at, seconds=round(secs))
+            meta = json.loads(META.read_text()) if META.is_file() else {}   # read again: another benchmark may have written since
             for w in b['writes']:
                 tmp = nbs/f'.{w}.new'
                 shutil.copyfile(d/w, tmp); os.replace(tmp, nbs/w)
