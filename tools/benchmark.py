@@ -43,6 +43,10 @@ BENCHMARKS = {   # name: what it runs, the records it writes, what it measures
                   about="lesson 10's ALS settings chosen on a fifth of u1.base, and Spark's ALS beside the course's model at 5M ratings"),
 }
 
+def write_record(path, rec, machine):
+    "A JSON record, with its stamp inside too (the course home reads the date and machine there)"
+    Path(path).write_text(json.dumps(dict(measured=datetime.date.today().isoformat(), machine=machine, **rec), indent=1) + '\n')
+
 def fail(msg): sys.exit(f'benchmark: error: {msg}')
 
 def commit() -> str:
@@ -68,17 +72,30 @@ def notebooks():
     return sorted(p for p in nbs.glob('*.ipynb') if not p.name.startswith(('_', '.')))
 
 def bench_timings(out_dir, env, logs):
-    "Each notebook alone: seconds (as nbdev-test --timing prints them) and peak memory"
+    "Each notebook alone: seconds (as nbdev-test --timing prints them) and peak memory. The course home (index) runs last, reading this run's record of every other notebook"
     secs, peak = {}, {}
-    for nb in notebooks():
+    first_suite(out_dir)
+    order = sorted(notebooks(), key=lambda p: p.stem == 'index')
+    for nb in order:
+        if nb.stem == 'index': write_record(Path(out_dir)/'timings.json', write_timings(out_dir, secs, peak)['timings.json'], env['COLLAB_NB_MACHINE'])   # what the course home reads: this run's times, not the last record's
         s, mb = run_measured(['nbdev-test', str(nb), '--timing'], env, logs/f'{nb.stem}.log')
         m = re.search(rf'^{re.escape(nb.stem)}\.ipynb: (\d+) secs$', Path(logs/f'{nb.stem}.log').read_text(), flags=re.M)
         secs[nb.stem], peak[nb.stem] = int(m[1]) if m else round(s), round(mb)
         print(f'  {nb.stem}: {secs[nb.stem]} s, {peak[nb.stem]:,} MB', flush=True)
-    return {'timings.json': dict(command='nbdev-test nbs/NOTEBOOK.ipynb --timing, each notebook in its own process',
-                                 seconds=secs, peak_MB=peak)}
+    return write_timings(out_dir, secs, peak)
+
+def write_timings(out_dir, secs, peak):
+    rec = dict(command='nbdev-test nbs/NOTEBOOK.ipynb --timing, each notebook in its own process', seconds=dict(sorted(secs.items())), peak_MB=dict(sorted(peak.items())))
+    return {'timings.json': rec}
+
+def first_suite(out_dir):
+    "The course home reads suite.json; before the suite was ever measured, it reads a placeholder in the scratch folder (never in nbs/)"
+    if not (nbs/'suite.json').exists():
+        (Path(out_dir)/'suite.json').write_text(json.dumps(dict(command='not measured yet', seconds=0, peak_MB=0, measured='never', machine='none')))
 
 def bench_suite(out_dir, env, logs):
+    "The README's test command: its seconds and peak memory. The course home reads this record; the first time there is none, it reads a placeholder in the scratch folder (never in nbs/)"
+    first_suite(out_dir)
     s, mb = run_measured(['nbdev-test', '--n-workers', '1', '--timing'], env, logs/'suite.log')
     return {'suite.json': dict(command='nbdev-test --n-workers 1 --timing', seconds=round(s), peak_MB=round(mb))}
 
@@ -129,7 +146,7 @@ def main():
         with tempfile.TemporaryDirectory(prefix=f'collab_nb_bench_{n}_') as d:
             d, logs = Path(d), Path(d)/'logs'
             logs.mkdir()
-            env = {**os.environ, 'COLLAB_NB_RECORDS': str(d)}
+            env = {**os.environ, 'COLLAB_NB_RECORDS': str(d), 'COLLAB_NB_MACHINE': a.machine}
             t0, extra = time.perf_counter(), {}
             if b.get('kind') == 'timings': extra = bench_timings(d, env, logs); cmd = 'nbdev-test nbs/NOTEBOOK.ipynb --timing (each notebook)'
             elif b.get('kind') == 'suite': extra = bench_suite(d, env, logs); cmd = 'nbdev-test --n-workers 1 --timing'
@@ -143,9 +160,7 @@ def main():
                 run_measured(argv, env, logs/f'{n}.log')
                 cmd = f"nbdev-test nbs/{b['notebook']}.ipynb --flags {b['flags']}"
             secs = time.perf_counter() - t0
-            for name, rec in extra.items():   # the timing records carry their stamp inside too (the course home reads it there)
-                rec = dict(measured=datetime.date.today().isoformat(), machine=a.machine, **rec)
-                (d/name).write_text(json.dumps(rec, indent=1) + '\n')
+            for name, rec in extra.items(): write_record(d/name, rec, a.machine)
             missing = [w for w in b['writes'] if not (d/w).is_file()]
             if missing: fail(f'{n} ran but did not write {missing}: nothing in nbs/ was replaced')
             stamp = dict(measured=datetime.date.today().isoformat(), machine=a.machine, command=f'python tools/benchmark.py {n}  ({cmd})',
