@@ -1,4 +1,4 @@
-"""`collab-nb-compare`, `collab-nb-bench`, `collab-nb-train`, `collab-nb-check`, `collab-nb-exercises` and `collab-nb-handouts`: one module that imports the lessons' modules and turns them into commands, each ending a user's mistake with one line and an exit status, never a traceback.
+"""`collab-nb-compare`, `collab-nb-bench`, `collab-nb-train`, `collab-nb-check`, `collab-nb-exercises` and `collab-nb-handouts`: one module that turns the lessons' work into commands, importing a lesson's module only when a command runs it, each ending a user's mistake with one line and an exit status, never a traceback.
 
 Docs: https://collab-nb.github.io/collab_nb/cli.html.md"""
 
@@ -218,6 +218,10 @@ def collab_nb_train(
         if out is not None:
             write_atomic(out, json.dumps(res, indent=1))
             print(f'wrote {out}', file=sys.stderr)
+    if launched:   # one of several processes `accelerate launch` started: done, end as spawn_launcher's processes do (lesson 10's FAQ)
+        import gc; gc.collect()
+        for f in (sys.stdout, sys.stderr): f.flush()
+        os._exit(0)
     return res
 
 # %% ../nbs/82_cli.ipynb #71e55496

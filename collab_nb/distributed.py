@@ -9,7 +9,7 @@ __all__ = ['ShardedCollabDL', 'all_gather_rows', 'sparse_params', 'CollabDistrib
 
 # %% ../nbs/10_scale.ipynb #282bdae8
 # The same `Learner` data-parallel on several processes: the engine's loaders sharded, sparse gradients averaged, a launcher of fresh processes, and the cost model of what the processes exchange: lesson 10.
-import atexit, faulthandler, json, math, multiprocessing, os, signal, socket, time
+import atexit, faulthandler, gc, json, math, multiprocessing, os, signal, socket, sys, time
 from functools import partial
 from pathlib import Path
 import torch
@@ -171,9 +171,11 @@ def check_train_data(dataset:str, path=None, processes:int=1, available:int|None
     return folder
 
 # %% ../nbs/10_scale.ipynb #22cdd9ff
-def _end_group():
-    "End this process's process group, if any: at exit, as PyTorch asks, since a gloo group left to the interpreter's shutdown can abort it (SIGABRT)"
-    if dist.is_available() and dist.is_initialized(): dist.destroy_process_group()
+def _end_group(barrier:bool=False):
+    "End this process's process group, if any, while the interpreter is fully alive (a gloo group left to its shutdown can abort the process, SIGABRT); with `barrier`, once every process has come this far"
+    if dist.is_available() and dist.is_initialized():
+        if barrier: dist.barrier()
+        dist.destroy_process_group()
 
 def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
                  split:str|None=None, # an ML-100k fold or 'random' (default: 'u1' on ml-100k, else 'random')
@@ -183,7 +185,7 @@ def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
                  seed:int=0, # the model's initial weights (every process builds the same)
                  path=None, # a folder holding the data set's files (default: `untar_data`'s)
                  out=None): # a JSON file process 0 writes the result to
-    "Train `model` with `recipe` on `dataset` in this process, or data-parallel in each process Accelerate launched (`bs` the global batch); return the result"
+    "Train `recipe`'s model on `dataset` in this process, or data-parallel in each process Accelerate launched (`bs` the global batch); return the result"
     world = max(1, num_distrib())
     if world > 1:
         check_processes(world)
@@ -195,7 +197,8 @@ def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
     set_seed(seed)
     m = recipe.model(dls)
     learn = CollabLearner(dls, sparse_embeddings(m) if sparse else m, **({'opt_func': RowAdam} if sparse else {}))
-    if world > 1 and not dist.is_initialized(): atexit.register(_end_group)   # the group Accelerate makes for this training is ours to end
+    owns_group = world > 1 and not dist.is_initialized()   # the group Accelerate makes for this training is ours to end
+    if owns_group: atexit.register(_end_group)   # should training fail: still ended before the interpreter's shutdown
     t0, sent0 = time.perf_counter(), loopback_bytes()
     with learn.distrib_ctx(), learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(r['epochs'], r['lr'], wd=r['wd'])
     secs, sent = time.perf_counter() - t0, loopback_bytes()
@@ -205,16 +208,23 @@ def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
     if rank_distrib() == 0:
         res['rmse'] = valid_rmse(learn.model, dls)   # the model, not the Learner: fastai's get_preds would wait for the other processes
         if out is not None: Path(out).write_text(json.dumps(res))
+    if owns_group: _end_group(barrier=True)   # all meet once process 0 has scored, then each ends its group: none is left to the shutdown
     return res
 
 # %% ../nbs/10_scale.ipynb #ffe67719
 class _Spawned:
-    "`function` as process `index` of a `spawn_launcher` launch: the ranks torch.distributed, Accelerate and fastai read, and every thread's stack on stderr when the launcher signals that time is up"
+    "`function` as process `index` of a `spawn_launcher` launch: the ranks torch.distributed, Accelerate and fastai read, and every thread's stack on stderr when the process crashes or the launcher signals that time is up"
     def __init__(self, function): self.function = function
     def __call__(self, index, *args):
         os.environ.update(RANK=str(index), LOCAL_RANK=str(index), COLLAB_NB_SPAWNED='1')
         if hasattr(signal, 'SIGUSR1'): faulthandler.register(signal.SIGUSR1, all_threads=True)
+        faulthandler.enable(all_threads=True)   # a crash (SIGABRT, SIGSEGV) prints where every thread of the process was
         self.function(*args)
+        # Done: end here, as a forked process ends, not through the interpreter's shutdown. There, objects still held in reference
+        # cycles (Accelerate's Accelerator, say) are freed late, and gloo's threads can abort the process (SIGABRT, upstream in PyTorch)
+        gc.collect()
+        for f in (sys.stdout, sys.stderr): f.flush()
+        os._exit(0)
 
 def _check_importable(function):
     "`function`, if a spawned process can import it: defined at the top of a module, not in `__main__` (a notebook or a script) nor inside another function"

@@ -65,7 +65,10 @@ def run_measured(cmd, env, log):
         p = subprocess.Popen(cmd, cwd=root, env=env, stdout=f, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(p.pid, 0)
     secs, code = time.perf_counter() - t0, os.waitstatus_to_exitcode(status)
-    if code: fail(f"{' '.join(cmd)} exited with {code}; its output is in {log}:\n" + ''.join(Path(log).read_text().splitlines(True)[-15:]))
+    if code:   # the scratch folder goes with the failure: its log is kept beside it, for reading
+        kept = Path(tempfile.mkdtemp(prefix='collab_nb_bench_log_'))/Path(log).name
+        shutil.copyfile(log, kept)
+        fail(f"{' '.join(cmd)} exited with {code}; its whole output is in {kept}; the end of it:\n" + ''.join(kept.read_text().splitlines(True)[-15:]))
     return secs, usage.ru_maxrss / 1024
 
 def notebooks():
