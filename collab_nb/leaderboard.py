@@ -6,13 +6,12 @@ Docs: https://collab-nb.github.io/collab_nb/leaderboard.html.md"""
 
 # %% ../nbs/05_leaderboard.ipynb #66da808a
 from __future__ import annotations
-import os, sys, time
+import sys, time
 from dataclasses import dataclass
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
-from fastprogress.fastprogress import progress_bar, IN_NOTEBOOK
+from fastprogress.fastprogress import progress_bar
 from fastai.torch_core import set_seed
-from fastai.learner import Learner
 from fastai.data.block import CategoryBlock
 from fastai.callback.schedule import *   # fit_one_cycle
 from fastai.collab import collab_learner

@@ -8,7 +8,7 @@ Docs: https://collab-nb.github.io/collab_nb/registry.html.md"""
 from __future__ import annotations
 import difflib, importlib
 from functools import cache
-from .core import Recipe, TASKS, ClearKeyError
+from .core import Recipe, ClearKeyError
 
 # %% auto #0
 __all__ = ['SOURCES', 'UnknownRecipeError', 'recipes', 'get_recipe', 'trainable', 'train']

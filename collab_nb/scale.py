@@ -8,7 +8,7 @@ Docs: https://collab-nb.github.io/collab_nb/scale.html.md"""
 from __future__ import annotations
 import json, math, subprocess, sys, tempfile, time
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import pandas as pd
 from fastai.torch_core import set_seed
 from fastai.callback.core import Callback
 from .core import *

@@ -117,7 +117,7 @@ def bench_install(out_dir, env, logs):
     site = next((venv/'lib').glob('python*/site-packages'))
     data = subprocess.run([sys.executable, '-c', 'from collab_nb.data import dataset_path; print(dataset_path("ml-100k").parent)'],
                           capture_output=True, text=True, check=True).stdout.strip()
-    return {'install.json': dict(command=f'pip install torch==2.13.0 torchvision==0.28.0, then pip install -e ".[dev]", in a fresh venv',
+    return {'install.json': dict(command='pip install torch==2.13.0 torchvision==0.28.0, then pip install -e ".[dev]", in a fresh venv',
                                  venv_GB=round(du(venv) / 2**30, 2), torch_GB=round(sum(du(p) for p in site.glob('torch*')) / 2**30, 2),
                                  data_MB=round(sum(du(Path(data)/d) for d in ('ml-100k', 'ml-latest-small')) / 2**20, 1))}
 
