@@ -18,7 +18,6 @@ from fastai.collab import collab_learner
 from .core import *
 from .data import *
 from .data import check_dataset
-from fastai.data.transforms import RandomSplitter
 from .learner import *
 from .dot_product import DotProduct
 from .bias import DotProductBias
@@ -46,7 +45,7 @@ class Split:
         check_fraction(self.valid_pct, 'valid_pct')
         self.ratings = load_ratings(self.dataset, self.path)
         splitter = (self.split if not named else FoldSplitter(self.split, self.path) if self.split != 'random'
-                    else RandomSplitter(valid_pct=self.valid_pct, seed=self.seed))
+                    else SeededSplitter(self.valid_pct, self.seed))
         self.splits = [list(s) for s in splitter(self.ratings)]
         self.train, self.valid = (self.ratings.iloc[s] for s in self.splits)
         self._dls = {}

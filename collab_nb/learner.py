@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.torch_core import Module, to_np
 from fastai.learner import Learner
+from fastcore.basics import tuplify
 from fastai.losses import CrossEntropyLossFlat
 from fastai.callback.core import event
 from fastai.callback.schedule import *   # fit_one_cycle
@@ -23,26 +24,32 @@ from .core import *
 from .data import *
 
 # %% auto #0
-__all__ = ['EPOCH_COPY_BYTES', 'THREADS_MAX_ROWS', 'collab_tensors', 'TensorCollabDL', 'training_threads', 'num_threads',
-           'collab_table', 'collab_dls', 'n_users_items', 'mse_loss_flat', 'default_loss', 'model_sizes',
-           'check_model_fits', 'CollabLearner', 'fit_quietly', 'model_dls', 'get_preds_targs', 'valid_rmse',
+__all__ = ['EPOCH_COPY_BYTES', 'THREADS_MAX_ROWS', 'has_targets', 'collab_tensors', 'TensorCollabDL', 'training_threads',
+           'num_threads', 'collab_table', 'collab_dls', 'n_users_items', 'mse_loss_flat', 'default_loss', 'model_sizes',
+           'check_model_fits', 'one_row', 'CollabLearner', 'fit_quietly', 'model_dls', 'get_preds_targs', 'valid_rmse',
            'global_mean_rmse', 'IdRangeError', 'check_ids', 'CollabModel', 'UnknownIdError', 'lookup', 'emb_layers',
            'synthetic_ratings']
 
 # %% ../nbs/00b_engine.ipynb #997a990a
 EPOCH_COPY_BYTES = 64 * 2**20   # a permuted copy of the data up to this size is made each epoch (faster); above it, batches gather their rows
 
+def has_targets(dataset) -> bool:
+    "Whether the rows of tabular `dataset` hold its target columns (rows to predict on, as `test_dl` makes them, may not)"
+    return all(n in dataset.items.columns for n in dataset.y_names)
+
 def collab_tensors(dataset, device=None):
-    "The codes (n, n_cats) and targets (n, 1) of a tabular `dataset` as tensors on `device`, made once per dataset and device"
+    "The codes (n, n_cats) and targets (n, 1) of a tabular `dataset` as tensors on `device` (targets None when its rows have none), made once per dataset and device"
     dev = torch.device(device if device is not None else 'cpu')
     cache = dataset.__dict__.setdefault('_collab_tensors', {})   # shared by every loader on this dataset (get_preds, test_dl)
     if dev not in cache:
         if torch.device('cpu') not in cache:
             xs = torch.from_numpy(dataset.cats.to_numpy(dtype=np.int64, copy=True))
-            y = dataset.targ.to_numpy()
-            ys = torch.from_numpy(np.array(y, dtype=np.int64 if np.issubdtype(y.dtype, np.integer) else np.float32))
-            cache[torch.device('cpu')] = (xs.contiguous(), ys.contiguous())
-        cache[dev] = tuple(t.to(dev) for t in cache[torch.device('cpu')])
+            ys = None
+            if has_targets(dataset):
+                y = dataset.targ.to_numpy()
+                ys = torch.from_numpy(np.array(y, dtype=np.int64 if np.issubdtype(y.dtype, np.integer) else np.float32)).contiguous()
+            cache[torch.device('cpu')] = (xs.contiguous(), ys)
+        cache[dev] = tuple(None if t is None else t.to(dev) for t in cache[torch.device('cpu')])
     return cache[dev]
 
 # %% ../nbs/00b_engine.ipynb #c3fffd6b
@@ -58,7 +65,7 @@ class TensorCollabDL(TabDataLoader):
         return super().new(dataset, cls, **kwargs)
 
     def tensors(self):
-        "The codes and targets of the whole dataset, on this loader's device (`collab_tensors`)"
+        "The codes and targets (None for rows without them) of the whole dataset, on this loader's device (`collab_tensors`)"
         return collab_tensors(self.dataset, self.device)
 
     def epoch_order(self, n:int, device):
@@ -71,11 +78,12 @@ class TensorCollabDL(TabDataLoader):
         p = self.epoch_order(len(xs), xs.device)
         n, bs = len(xs) if p is None else len(p), self.bs
         stop = n - n % bs if self.drop_last else n
-        if p is not None and n * (xs[0].nbytes + ys[0].nbytes) <= EPOCH_COPY_BYTES: xs, ys, p = xs[p], ys[p], None   # small: permute once, slice views
+        ts = (xs,) if ys is None else (xs, ys)   # rows to predict on have no targets: batches of inputs only, as fastai's own loader serves them
+        if p is not None and n * sum(t[0].nbytes for t in ts) <= EPOCH_COPY_BYTES: ts, p = tuple(t[p] for t in ts), None   # small: permute once, slice views
         with num_threads(training_threads(self.dataset, self.n_threads)):
             for i in range(0, stop, bs):
-                if p is None: yield xs[i:i + bs], ys[i:i + bs]
-                else: idx = p[i:i + bs]; yield xs[idx], ys[idx]   # large: each batch gathers its rows, memory stays flat
+                if p is None: yield tuple(t[i:i + bs] for t in ts)
+                else: idx = p[i:i + bs]; yield tuple(t[idx] for t in ts)   # large: each batch gathers its rows, memory stays flat
         self.after_iter()
 
 # %% ../nbs/00b_engine.ipynb #0e250cdf
@@ -104,9 +112,16 @@ def collab_table(ratings, splits, cat_names:list, rating_name:str='rating', y_bl
     if callable(y_block): y_block = y_block()   # `CategoryBlock` as well as `CategoryBlock()`, as fastai takes both
     order = np.concatenate([np.asarray(s, dtype=np.int64) for s in splits])   # fastai joins the splits as one Python list: 25M objects at ML-25M
     df = pd.DataFrame({c: ratings[c].take(order) for c in [*cat_names, rating_name]})   # only the columns the model reads, in split order
+    n_train = len(splits[0])
+    for c in cat_names:   # Categorify takes every category of a categorical column: keep those the training rows use
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            col = df[c].cat
+            used = np.bincount(col.codes.to_numpy()[:n_train] + 1, minlength=len(col.categories) + 1)[1:] > 0
+            if not used.all(): df[c] = col.set_categories(col.categories[used])   # the others become missing: #na#, as unseen values are
     to = TabularCollab(df, [Categorify, *y_block.type_tfms], cat_names, y_names=[rating_name], y_block=y_block,
-                       do_setup=False, inplace=True)   # the frame is ours: no second copy
-    to.split = len(splits[0])
+                       do_setup=False, inplace=True, reduce_memory=False)   # the frame is ours: no second copy; and no `df_shrink`, whose
+                       # categories would hold every value of the frame, validation rows' too
+    to.split = n_train
     to.setup()   # classes from the training rows, then codes for every row, as fastai's own path does
     return to
 
@@ -160,10 +175,7 @@ def _positions(ratings, split, valid_pct, seed, path, user_name):
     if not isinstance(split, str): return split(ratings) if callable(split) else split
     if check_split(split) == 'random':
         check_fraction(valid_pct, 'valid_pct')
-        if seed is not None: torch.manual_seed(seed)   # fastai's RandomSplitter, as arrays: its lists of Python ints take 26 s and 2 GB at 25M ratings
-        p = torch.randperm(len(ratings)).numpy()
-        cut = int(valid_pct * len(ratings))
-        return p[cut:], p[:cut]
+        return SeededSplitter(valid_pct, seed)(ratings)
     return FoldSplitter(check_split(split), path, user_name)(ratings)
 
 def _check_splits(splits, n, bs):
@@ -209,6 +221,15 @@ def check_model_fits(model, dls):
                          f"build it with {name}.from_dls(dls), or pass the DataLoaders it was trained on")
     return model
 
+def one_row(row) -> pd.DataFrame:
+    "`row` (a Series, a dict or a one-row frame, as `predict` takes it) as a one-row frame, each column of its own type"
+    if isinstance(row, pd.DataFrame): df = row
+    elif isinstance(row, pd.Series): df = row.to_frame().T.infer_objects()   # a row of mixed columns is a Series of objects
+    elif isinstance(row, dict): df = pd.DataFrame([row])
+    else: raise TypeError(f"row must be a pandas Series, a dict or a one-row DataFrame, got {type(row).__name__}")
+    if len(df) != 1: raise ValueError(f"row: predict takes one row, got {len(df)}: for many, learn.get_preds(dl=learn.dls.test_dl(rows))")
+    return df
+
 class CollabLearner(Learner):
     "fastai's `Learner` with a loss chosen for the targets of `dls`, sending each event only to the callbacks that handle it"
     def __init__(self, dls, model, loss_func=None, **kwargs):
@@ -228,6 +249,18 @@ class CollabLearner(Learner):
             cbs = self._handlers[key] = [cb for cb in self.cbs.sorted('order') if event_name == 'after_fit'   # resets `run`
                                          or event_name in vars(cb) or callable(getattr(type(cb), event_name, None))]
         for cb in cbs: cb(event_name)
+
+    def __getstate__(self):   # `export` pickles the learner: not the event cache, whose keys are this process's object ids
+        return {k: v for k, v in super().__getstate__().items() if k != '_handlers'}
+
+    def predict(self, row):
+        "Predict on one (user, item) `row` (a Series, a dict or a one-row frame) as fastai's `TabularLearner.predict` does: the decoded row, the decoded prediction, the raw prediction"
+        df = one_row(row)
+        dl = self.dls.test_dl(df)
+        inp, preds, _, dec_preds = self.get_preds(dl=dl, with_input=True, with_decoded=True, reorder=False)   # one row: no order to restore
+        if preds.ndim == 0: preds, dec_preds = preds[None], dec_preds[None]   # fastai's `detuplify` unwraps a batch of one prediction
+        full_dec = self.dls.decode((*tuplify(inp), *tuplify(dec_preds)))
+        return full_dec, dec_preds[0], preds[0]
 
 # %% ../nbs/00b_engine.ipynb #addf9f0c
 def fit_quietly(learn, epochs:int, lr:float, wd:float|None=None):
