@@ -9,10 +9,11 @@ from __future__ import annotations
 import os, sys, time, platform, urllib.request
 from pathlib import Path
 from .data import DATASETS, COURSE_DATASETS, DATASET_FILES
+from .core import checks, Count, Number, Fraction, Choice
 
 # %% auto #0
-__all__ = ['MIN_VERSIONS', 'OPTIONAL_LIBS', 'check_versions', 'check_device', 'check_optional', 'default_data_path', 'check_data',
-           'check_training', 'setup_report']
+__all__ = ['MIN_VERSIONS', 'OPTIONAL_LIBS', 'check_versions', 'check_device', 'check_optional', 'default_data_path', 'check_home',
+           'check_data', 'check_training', 'setup_report']
 
 # %% ../nbs/80_check.ipynb #dd411cd0
 MIN_VERSIONS = {'python': (3, 10), 'torch': (2, 0), 'fastai': (2, 7)}
@@ -42,6 +43,7 @@ def check_device():
 # %% ../nbs/80_check.ipynb #e1974f9c
 OPTIONAL_LIBS = {'accelerate': 'fastai.distributed', 'pyspark': 'pyspark.ml.recommendation'}   # lesson 10's: {library: the module it must import}
 
+@checks(timeout=Number(gt=0))
 def check_optional(libs:dict|None=None, timeout:float=120):
     "A line for each of lesson 10's libraries: `OK` with its version if its module imports (in a fresh Python), else a `NOTE` saying lesson 10 needs it"
     import subprocess
@@ -67,6 +69,16 @@ def default_data_path():
     from fastai.data.external import fastai_cfg
     return Path(fastai_cfg().path('data'))
 
+def check_home() -> list:
+    "A FIX line when `FASTAI_HOME` cannot be fastai's home (a file, or a folder it cannot read or use); else none"
+    home = os.environ.get('FASTAI_HOME')
+    if not home: return []
+    h = Path(home).expanduser()
+    if h.exists() and not h.is_dir(): return [('FIX', f"FASTAI_HOME={home} is a file: it must name a folder (fastai keeps its config.ini and data/ there)")]
+    try: default_data_path()
+    except OSError as e: return [('FIX', f"FASTAI_HOME={home} cannot be used by fastai ({type(e).__name__}: {e.strerror or e}): point it at a folder you can read and write")]
+    return []
+
 def check_data(data_path=None, reachable=_reachable):
     "For each data set the lessons read (`COURSE_DATASETS`; lesson 10's large ones are downloaded when asked for): found (and where), or downloadable, or a FIX line"
     data_path = Path(data_path) if data_path is not None else default_data_path()
@@ -77,13 +89,17 @@ def check_data(data_path=None, reachable=_reachable):
         url = DATASETS[name]
         folder = data_path/name
         missing = [f for f in DATASET_FILES[name] if not (folder/f).is_file()]
-        if not missing: res.append(('OK', f"{name} found in {folder} ({where})"))
+        unusable = [f"{f} is empty" if (folder/f).stat().st_size == 0 else f"{f} cannot be read"
+                    for f in DATASET_FILES[name] if f not in missing and ((folder/f).stat().st_size == 0 or not os.access(folder/f, os.R_OK))]
+        if unusable: res.append(('FIX', f"{name} in {folder}: {', '.join(unusable)}: copy the extracted {name}/ folder again"))
+        elif not missing: res.append(('OK', f"{name} found in {folder} ({where})"))
         elif reachable(url): res.append(('OK', f"{name} not in {data_path} yet; it will be downloaded from {url} on first use"))
         else: res.append(('FIX', f"{name} not found in {data_path} ({where}) and {url} cannot be reached: "
                                  f"copy the extracted {name}/ folder into a folder's data/ and set FASTAI_HOME to that folder"))
     return res
 
 # %% ../nbs/80_check.ipynb #102f4206
+@checks(n_ratings=Count(), max_seconds=Number(gt=0))
 def check_training(data_path=None, n_ratings:int=100_000, max_seconds:float=10):
     "A short training run on (a slice of) ML-100k: one epoch of `DotProductBias` in batches of 256, through the course's engine"
     data_path = Path(data_path) if data_path is not None else default_data_path()
@@ -92,8 +108,10 @@ def check_training(data_path=None, n_ratings:int=100_000, max_seconds:float=10):
     from collab_nb.data import load_ml100k
     from collab_nb.learner import collab_dls, CollabLearner, fit_quietly, training_threads
     from collab_nb.bias import DotProductBias
-    ratings = load_ml100k(data_path/'ml-100k').iloc[:n_ratings]
-    dls = collab_dls(ratings, split='random', bs=256)
+    try:
+        ratings = load_ml100k(data_path/'ml-100k').iloc[:n_ratings]
+        dls = collab_dls(ratings, split='random', bs=256)
+    except (ValueError, KeyError, OSError) as e: return [('FIX', f"training not tried: ml-100k in {data_path/'ml-100k'} does not read ({e}): copy the extracted ml-100k/ folder again")]
     learn, secs = fit_quietly(CollabLearner(dls, DotProductBias.from_dls(dls)), 1, 5e-3)
     loss = float(learn.recorder.values[-1][1])
     threads = training_threads(dls.train_ds, dls.train.n_threads) or torch.get_num_threads()
@@ -109,6 +127,8 @@ def setup_report(data_path=None, reachable=_reachable, train:bool=True):
     "Every check, as a list of (status, message)"
     res = check_versions()
     if any(s == 'FIX' and ('torch' in m or 'fastai' in m) for s, m in res): return res
-    res += check_device() + check_optional() + check_data(data_path, reachable)
-    if train: res += check_training(data_path)
+    res += check_device() + check_optional()
+    if data_path is None and (home := check_home()): return res + home   # no data folder to look in
+    res += check_data(data_path, reachable)
+    if train and not any(s == 'FIX' and 'ml-100k' in m for s, m in res): res += check_training(data_path)
     return res

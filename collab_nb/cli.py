@@ -6,22 +6,24 @@ Docs: https://collab-nb.github.io/collab_nb/cli.html.md"""
 
 # %% ../nbs/82_cli.ipynb #288a4476
 from __future__ import annotations
-import os, sys, json, subprocess, tempfile
+import functools, os, sys, json, subprocess, tempfile
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from fastcore.script import call_parse
 from .core import check_count, MissingPathError, PathInTheWayError, UnwritablePathError, to_markdown, bars_render
+from .core import check_args, checks, Count, Number, Fraction
 from .registry import recipes
 # Each command imports the lessons' modules it runs, when it runs: `--help` and `collab-nb-check` load no model and no library of lesson 10
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'exits', 'writable_file', 'write_atomic', 'collab_nb_compare', 'collab_nb_bench', 'collab_nb_train',
-           'collab_nb_check', 'collab_nb_exercises', 'collab_nb_handouts']
+__all__ = ['USER_ERRORS', 'exits', 'usage', 'data_folders', 'writable_file', 'write_atomic', 'collab_nb_compare',
+           'collab_nb_bench', 'collab_nb_train', 'collab_nb_check', 'collab_nb_exercises', 'collab_nb_handouts']
 
 # %% ../nbs/82_cli.ipynb #c9a23c1a
 USER_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)
 
+@checks(status=Count(0))
 @contextmanager
 def exits(cmd:str, status:int):
     "Turn a user's mistake raised in the block into one line on stderr, `cmd: error: ...`, and exit `status` (2: usage, 1: failure); of several processes, only the first (`RANK` 0, as fastai's `rank_distrib` reads it) says it"
@@ -31,11 +33,32 @@ def exits(cmd:str, status:int):
         if not int(os.environ.get('RANK', 0)): print(f'{cmd}: error: {msg}', file=sys.stderr, flush=True)
         sys.exit(status)
 
+def usage(cmd:str, **rules):
+    "Decorator of a command: check its flags named in `rules` (core's `Count()`, `Number(gt=0)`, ...) at its entry; a bad one ends it with one line and exit status 2"
+    def deco(f):
+        @functools.wraps(f)
+        def _command(*args, **kwargs):
+            with exits(cmd, 2): args, kwargs = check_args(f, rules, args, kwargs)
+            return f(*args, **kwargs)
+        _command.__checks__ = rules
+        return _command
+    return deco
+
+def data_folders() -> list:
+    "The folders the data lives in, links resolved: fastai's data folder (`$FASTAI_HOME/data`, default `~/.fastai/data`) and each data set in it"
+    data = Path(os.environ.get('FASTAI_HOME') or '~/.fastai').expanduser()/'data'
+    try: sets = [p.resolve() for p in data.iterdir() if p.is_dir()] if data.is_dir() else []
+    except OSError: sets = []
+    return [data.resolve(), *sets]
+
 def writable_file(out, overwrite:bool=False, suffixes=('.csv', '.md')) -> Path|None:
     "Check, before any work, that the file `out` may be written: a known suffix, an existing writable folder, not there unless `overwrite`"
     if out is None: return None
     out = Path(out)
     if out.suffix.lower() not in suffixes: raise ValueError(f"output file must end in {' or '.join(suffixes)}, got {out.name!r}")
+    if out.is_symlink() and not out.exists(): raise PathInTheWayError(f"{out} is a link to nothing ({os.readlink(out)}): name a real file")
+    for d in data_folders():
+        if out.resolve().is_relative_to(d): raise PathInTheWayError(f"{out} is inside the data folder {d}: the course never writes there; name a file elsewhere")
     if out.is_dir(): raise PathInTheWayError(f"{out} is a folder: name a file in it")
     if out.exists() and not overwrite: raise PathInTheWayError(f"{out} exists: pass --overwrite to replace it")
     if not out.parent.is_dir(): raise MissingPathError(f"folder {out.parent} does not exist")
@@ -55,7 +78,10 @@ def write_atomic(out:Path, text:str):
 # %% ../nbs/82_cli.ipynb #c4500365
 def _board_names(models, dataset):
     "The recipes to train: the named ones, or every strict one that trains on `dataset` (surprise's and myFM's only if they import)"
-    if models and models != 'all': return [m.strip() for m in models.split(',') if m.strip()]
+    if models is not None and models != 'all':
+        names = [m.strip() for m in models.split(',') if m.strip()]
+        if not names: raise ValueError(f"--models {models!r} names no model: give comma-separated names, or leave --models out for the whole board")
+        return names
     from collab_nb.top import import_myfm
     rs = recipes('rating')
     strict = [m for m, r in rs.items() if r.protocol == 'strict']
@@ -74,6 +100,7 @@ def _board_names(models, dataset):
 
 # %% ../nbs/82_cli.ipynb #17161a3e
 @call_parse
+@usage('collab-nb-compare', valid_pct=Fraction(), seed=Count(0), epochs=Count(), k=Count())
 def collab_nb_compare(
     dataset:str='ml-100k', # 'ml-100k' or 'ml-latest-small'
     split:str=None, # an ML-100k fold (u1..u5, ua, ub), 'random', or 'stratified' (each user's last 25%, as microsoft/recommenders); default u1 for ml-100k, random for ml-latest-small
@@ -139,6 +166,7 @@ def _epoch_in_fresh_process(n:int, bs:int, stock:bool) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 @call_parse
+@usage('collab-nb-bench', bs=Count(), seeds=Count(0))
 def collab_nb_bench(
     sizes:str='1e6,5e6', # synthetic ratings for the epoch benchmark, comma-separated ('' to skip it); 25e6 is ML-25M's size and shape
     bs:int=8192, # batch size of the epoch benchmark
@@ -178,6 +206,7 @@ def collab_nb_bench(
 
 # %% ../nbs/82_cli.ipynb #34c70492
 @call_parse
+@usage('collab-nb-train', bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), processes=Count(), seed=Count(0))
 def collab_nb_train(
     dataset:str='ml-100k', # ml-100k, ml-latest-small, ml-25m or ml-32m
     split:str=None, # an ML-100k fold or 'random' (default: u1 on ml-100k, else random)

@@ -6,7 +6,7 @@ Docs: https://collab-nb.github.io/collab_nb/core.html.md"""
 
 # %% ../nbs/80_core.ipynb #58057392
 from __future__ import annotations
-import json, os, sys
+import functools, inspect, json, math, os, sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +15,9 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['BYTES_PER_RATING', 'RECORDS_ENV', 'RECORDS_META', 'TASKS', 'PROTOCOLS', 'MissingPathError', 'PathInTheWayError',
            'UnwritablePathError', 'DatasetTooLargeError', 'ClearKeyError', 'MissingColumnError', 'check_count',
-           'check_fraction', 'need_cols', 'need_files', 'available_memory', 'check_memory', 'PeakRSS', 'bars_render',
-           'to_markdown', 'record_path', 'read_record', 'record_note', 'Recipe']
+           'check_fraction', 'check_number', 'Count', 'Number', 'Fraction', 'Choice', 'check_args', 'checks',
+           'need_cols', 'need_files', 'available_memory', 'check_memory', 'PeakRSS', 'bars_render', 'to_markdown',
+           'record_path', 'read_record', 'record_note', 'Recipe']
 
 # %% ../nbs/80_core.ipynb #9d6d3039
 class MissingPathError(FileNotFoundError, ValueError):
@@ -51,6 +52,76 @@ def check_fraction(value, name:str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value < 1:
         raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
     return float(value)
+
+# %% ../nbs/80_core.ipynb #fcf2e824
+def check_number(value, name:str, gt=None, ge=None, lt=None, le=None) -> float:
+    "`value` as a float; a `ValueError` naming `name` unless it is a finite number (not a bool or text) inside the bounds given (`gt`: greater than, `ge`: at least, ...)"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    for bound, ok, says in ((gt, lambda b: value > b, '>'), (ge, lambda b: value >= b, '>='), (lt, lambda b: value < b, '<'), (le, lambda b: value <= b, '<=')):
+        if bound is not None and not ok(bound): raise ValueError(f"{name} must be a number {says} {bound:g}, got {value!r}")
+    return float(value)
+
+# %% ../nbs/80_core.ipynb #7a052bb7
+class Count:
+    "Rule of `checks`: a whole number (not a bool, float or text) of at least `minimum`; with `none`, None too"
+    def __init__(self, minimum:int=1, none:bool=False): self.minimum, self.none = minimum, none
+    def __call__(self, value, name): return value if value is None and self.none else check_count(value, name, self.minimum)
+    @property
+    def example(self): return max(self.minimum, 1)
+    def __repr__(self): return f'Count({self.minimum})'
+
+class Number:
+    "Rule of `checks`: a finite number within the bounds given (`gt`, `ge`, `lt`, `le`); with `none`, None too"
+    def __init__(self, gt=None, ge=None, lt=None, le=None, none:bool=False): self.bounds, self.none = dict(gt=gt, ge=ge, lt=lt, le=le), none
+    def __call__(self, value, name): return value if value is None and self.none else check_number(value, name, **self.bounds)
+    @property
+    def example(self):
+        b = self.bounds; lo = b['gt'] if b['gt'] is not None else b['ge']; hi = b['lt'] if b['lt'] is not None else b['le']
+        if lo is None: return 0.5 if hi is None else hi - 0.5
+        return lo + 0.5 if hi is None else (lo + hi) / 2
+    def __repr__(self): return 'Number(' + ', '.join(f'{k}={v}' for k, v in self.bounds.items() if v is not None) + ')'
+
+class Fraction(Number):
+    "Rule of `checks`: a number strictly between 0 and 1"
+    def __init__(self, none:bool=False): super().__init__(gt=0, lt=1, none=none)
+    def __call__(self, value, name): return value if value is None and self.none else check_fraction(value, name)
+
+class Choice:
+    "Rule of `checks`: one of `options`"
+    def __init__(self, *options): self.options = options
+    def __call__(self, value, name):
+        if isinstance(value, (list, dict, set)) or value not in self.options:
+            raise ValueError(f"{name} must be one of {list(self.options)}, got {value!r}")
+        return value
+    @property
+    def example(self): return self.options[0]
+    def __repr__(self): return f'Choice{self.options}'
+
+def check_args(f, rules:dict, args:tuple, kwargs:dict):
+    "The `args` and `kwargs` of a call of `f`, each named in `rules` checked (and converted) by its rule; `None` passes where it is the default"
+    sig = inspect.signature(f)
+    try: bound = sig.bind(*args, **kwargs)
+    except TypeError as e: raise TypeError(f"{f.__qualname__}(): {e}") from None
+    for name, rule in rules.items():
+        if name not in bound.arguments: continue
+        v = bound.arguments[name]
+        if v is None and sig.parameters[name].default is None: continue
+        bound.arguments[name] = rule(v, name)
+    return bound.args, bound.kwargs
+
+def checks(**rules):
+    "Decorator: check the arguments named in `rules` (`Count()`, `Number(gt=0)`, ...) at the function's entry, before any work (`check_args`)"
+    def deco(f):
+        unknown = sorted(set(rules) - set(inspect.signature(f).parameters))
+        if unknown: raise TypeError(f"checks: {f.__qualname__} has no parameter(s) {unknown}")
+        @functools.wraps(f)
+        def _checked(*args, **kwargs):
+            args, kwargs = check_args(f, rules, args, kwargs)
+            return f(*args, **kwargs)
+        _checked.__checks__ = {**getattr(f, '__checks__', {}), **rules}
+        return _checked
+    return deco
 
 # %% ../nbs/80_core.ipynb #9f442f6d
 def need_cols(df, cols):
@@ -88,6 +159,7 @@ def available_memory() -> int|None:
     except ImportError: return None
     return int(psutil.virtual_memory().available)
 
+@checks(n_ratings=Count(0), available=Count(), bytes_per_rating=Count())
 def check_memory(n_ratings:int, what:str, available:int|None=None, bytes_per_rating:int=BYTES_PER_RATING,
                  fix:str='use a machine with more memory, or read the first ratings only with nrows='): # what the error tells the user to do
     "Bytes `n_ratings` will need; a `DatasetTooLargeError` naming `what` and the estimate if more than `available` (default: `available_memory()`)"
@@ -102,6 +174,7 @@ def check_memory(n_ratings:int, what:str, available:int|None=None, bytes_per_rat
 # %% ../nbs/80_core.ipynb #ca1ee1f3
 class PeakRSS:
     "Sample this process's resident memory in a background thread, to find its peak over a block (Linux's /proc)"
+    @checks(every=Number(gt=0))
     def __init__(self, every:float=0.01): self.every, self.peak, self.start = every, 0, 0
     @staticmethod
     def rss() -> int:
@@ -191,3 +264,5 @@ class Recipe(Mapping):
     def __iter__(self): return iter(self.settings)
     def __len__(self): return len(self.settings)
     __eq__, __hash__ = object.__eq__, object.__hash__   # a recipe is itself, not its settings: two with the same settings are two recipes
+Recipe.__init__ = checks(epochs=Count(0), task=Choice(*TASKS), protocol=Choice(*PROTOCOLS))(Recipe.__init__)   # checked at the entry, as functions are
+

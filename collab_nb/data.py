@@ -90,6 +90,7 @@ def load_ml_latest_small(path=None):
     r, m = r.rename(columns={'userId': 'user', 'movieId': 'movie'}), m.rename(columns={'movieId': 'movie'})
     return _with_titles(r, m)
 
+@checks(nrows=Count())
 def load_ratings(dataset:str='ml-100k', # a name in `DATASETS`: 'ml-100k', 'ml-latest-small', 'ml-25m' or 'ml-32m'
                  path=None, # a folder holding the extracted files; default: `untar_data`'s
                  nrows:int|None=None): # ml-25m and ml-32m only: read the first `nrows` ratings
@@ -100,6 +101,7 @@ def load_ratings(dataset:str='ml-100k', # a name in `DATASETS`: 'ml-100k', 'ml-l
     return (load_ml100k if dataset == 'ml-100k' else load_ml_latest_small)(path)
 
 # %% ../nbs/00_data.ipynb #51d4c18c
+@checks(samples=Count())
 def estimate_ratings(fname, samples:int=16) -> int:
     "How many ratings a GroupLens `ratings.csv` holds, estimated from its size and the mean length of lines read at `samples` places through it (ids grow along the file, and lines with them)"
     with open(fname, 'rb') as f:
@@ -112,6 +114,7 @@ def estimate_ratings(fname, samples:int=16) -> int:
             lens += [len(l) + 1 for l in lines[(1 if k else 0):-1] if l]   # a line cut at either end of the read is left out
     return round(body / np.mean(lens)) if lens else 0
 
+@checks(nrows=Count(), available=Count())
 def load_movielens_large(dataset:str='ml-25m', # 'ml-25m' or 'ml-32m'
                          path=None, # a folder holding the extracted files; default: `untar_data`'s
                          nrows:int|None=None, # read only the first `nrows` ratings (GroupLens sorts them by user)
@@ -141,6 +144,7 @@ def _most_frequent(s, n):
     c = s.value_counts()
     return c.reset_index().sort_values(['count', c.index.name or 'index'], ascending=[False, True]).iloc[:n, 0].tolist()
 
+@checks(n_users=Count(), n_items=Count())
 def top_crosstab(ratings, n_users=15, n_items=15, user_name='user', item_name='title', rating_name='rating'):
     "Ratings of the `n_users` most active users (rows) for the `n_items` most rated items (columns); NaN where not rated"
     check_ratings(ratings, user_name, item_name, rating_name)
@@ -239,6 +243,7 @@ def FoldSplitter(fold:str='u1', path=None, user_name='user', movie_name='movie')
     return _inner
 
 # %% ../nbs/00_data.ipynb #3bab40cd
+@checks(valid_pct=Fraction(), seed=Count(0))
 def SeededSplitter(valid_pct:float=0.2, # share of the ratings held out
                    seed:int|None=None): # seed of the split's own generator (None: drawn from torch's global one)
     "fastai's `RandomSplitter` as arrays, drawn from its own generator: the same split for the same seed, and the global seed (`set_seed`) left to decide training"

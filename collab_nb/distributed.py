@@ -37,6 +37,7 @@ def _shared_seed() -> int:
 
 class ShardedCollabDL(TensorCollabDL):
     "The engine's loader for process `rank` of `world_size`: each epoch one permutation shared by all, cut into equal parts, this process serving its own"
+    @checks(bs=Count())
     def __init__(self, dataset, bs=64, shuffle=False, rank=None, world_size=None, **kwargs):
         self.rank, self.world_size = ifnone(rank, rank_distrib()), max(1, ifnone(world_size, num_distrib()))
         if not 0 <= self.rank < self.world_size: raise ValueError(f"rank must be in 0..{self.world_size - 1}, got {self.rank}")
@@ -131,6 +132,7 @@ def free_port() -> int:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 # %% ../nbs/10_scale.ipynb #c4e4c511
+@checks(n=Count(), n_cores=Count())
 def check_processes(n:int, n_cores:int|None=None) -> int:
     "`n` processes, checked: a whole number >= 1, and on CPUs no more than the cores (each would wait for the others on every step)"
     check_count(n, 'processes')
@@ -142,12 +144,14 @@ def check_processes(n:int, n_cores:int|None=None) -> int:
         raise ValueError(f"processes={n} is more than this machine's {torch.cuda.device_count()} GPUs: use one process per GPU")
     return n
 
+@checks(processes=Count())
 def cpu_threads(processes:int) -> int:
     "Threads for each of `processes` data-parallel CPU processes: a share of the cores, or 1 in a process forked from another (`notebook_launcher`), where OpenMP's threads do not survive the fork and a parallel op would wait forever"
     if multiprocessing.parent_process() is not None and os.environ.get('COLLAB_NB_SPAWNED') != '1': return 1   # forked, not spawned (`spawn_launcher`)
     return max(1, (os.cpu_count() or 1) // processes)
 
 # %% ../nbs/10_scale.ipynb #ae34a52c
+@checks(bs=Count(), epochs=Count(), processes=Count())
 def check_train_args(dataset:str, recipe:Recipe, bs:int|None=None, epochs:int|None=None, processes:int=1) -> dict:
     "`train_collab`'s choices checked before any work (a known data set; a rating recipe of one model trained by fastai, with `bs`, `epochs`, `lr` and `wd`; a global batch that divides among `processes`): the settings they make"
     check_dataset(dataset)
@@ -161,6 +165,7 @@ def check_train_args(dataset:str, recipe:Recipe, bs:int|None=None, epochs:int|No
     if r['bs'] % processes: raise ValueError(f"bs={r['bs']} (the global batch) must divide evenly among {processes} processes")
     return r
 
+@checks(processes=Count(), available=Count())
 def check_train_data(dataset:str, path=None, processes:int=1, available:int|None=None):
     "`dataset`'s folder (`dataset_path`), and for the large sets the memory of `processes` processes that each load all of it, checked before any loads: the folder"
     folder = dataset_path(dataset, path)
@@ -177,6 +182,7 @@ def _end_group(barrier:bool=False):
         if barrier: dist.barrier()
         dist.destroy_process_group()
 
+@checks(bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), seed=Count(0))
 def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
                  split:str|None=None, # an ML-100k fold or 'random' (default: 'u1' on ml-100k, else 'random')
                  recipe:Recipe=FAST_RECIPE, # a rating `Recipe` of one model (its `model` and settings); bs, epochs, lr and wd override its settings
@@ -246,6 +252,7 @@ def _time_up(ctx, timeout):
                        f"their threads' stacks are printed above")
 
 # %% ../nbs/10_scale.ipynb #970448ed
+@checks(num_processes=Count(), use_port=Count(1024), timeout=Number(gt=0))
 def spawn_launcher(function, # a function each process imports anew: defined at the top of a module
                    args=(), num_processes:int=2,
                    use_port:str|int|None=None, # the port where the processes meet (default: a free one)
@@ -284,6 +291,7 @@ def grad_bytes(model:nn.Module, batch) -> dict:
     return {'dense': dense, 'sparse': sparse}
 
 # %% ../nbs/10_scale.ipynb #239e9198
+@checks(n_users=Count(), n_items=Count(), n_factors=Count(), bs=Count(), processes=Count(), sparse_per_rating=Number(ge=0))
 def comm_per_step(n_users:int, n_items:int, n_factors:int=50, bs:int=8192, processes:int=2, sparse_per_rating:float|None=None) -> dict:
     "Bytes each process sends per step to average a dot-product model's gradients: dense (ring all-reduce of every row) and sparse (all-gather of its batch's rows: `sparse_per_rating` bytes a rating, at most each rating its own user and movie)"
     per_row = 4 * (n_factors + 1)   # a factor row and a bias, float32

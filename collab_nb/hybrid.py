@@ -79,6 +79,7 @@ def side_features(dls, path=None, users=None, items=None):
 # %% ../nbs/07_best_recipe.ipynb #6978d75c
 class HybridDotProductBias(CollabModel):
     "`DotProductBias` whose user and item vectors and biases add those of their side features (levels for users, weights for items)"
+    @checks(n_users=Count(), n_items=Count(), n_levels=Count(), n_factors=Count(0))
     def __init__(self, n_users:int, n_items:int, user_feats, n_levels:int, item_feats, n_factors:int=50, y_range=(0, 5.5)):
         if len(user_feats) != n_users or len(item_feats) != n_items:
             raise ValueError(f"side features for {len(user_feats)} users and {len(item_feats)} items, the model has {n_users} and {n_items}")
@@ -105,12 +106,14 @@ class HybridDotProductBias(CollabModel):
         return cls(*n_users_items(dls), *side_features(dls, path), n_factors=n_factors, y_range=y_range)
 
 # %% ../nbs/07_best_recipe.ipynb #e011bf93
+@checks(n=Count())
 def best_members(n:int=2) -> list:
     "The members of the best recipe, in training order: `DotProductBias` (wd=0.1) and `HybridDotProductBias` (wd=0.3), `n` of each"
     dpb = regression_recipe('DotProductBias', DotProductBias.from_dls, bs=256, epochs=10, lr=3e-3, wd=0.1)
     hyb = regression_recipe('HybridDotProductBias', HybridDotProductBias.from_dls, bs=256, epochs=10, lr=3e-3, wd=0.3, datasets=('ml-100k',))
     return [dpb, hyb] * n
 
+@checks(n=Count())
 def best_recipe(name:str='course hybrid', n:int=2) -> Recipe:
     "Lesson 7's recipe: the mean of `n` `DotProductBias` and `n` `HybridDotProductBias` (on ML-100k, whose side features it needs); lesson 9 goes further"
     return ensemble_recipe(name, best_members(n), f'mean of {n} DotProductBias (wd=0.1) and {n} HybridDotProductBias '

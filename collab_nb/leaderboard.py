@@ -65,7 +65,10 @@ class Split:
         return self.cached((bs, item_name, classes), lambda: collab_dls(self.ratings, split=self.splits, bs=bs, item_name=item_name,
                                                                         y_block=CategoryBlock() if classes else None))
 
+Split.__init__ = checks(valid_pct=Fraction(), seed=Count(0))(Split.__init__)   # a dataclass's own __init__, checked at the entry
+
 # %% ../nbs/05_leaderboard.ipynb #351f1eaa
+@checks(bs=Count(), lr=Number(gt=0), wd=Number(ge=0), epochs=Count())
 def regression_recipe(name:str, model, bs:int=256, lr:float=5e-3, wd:float=0.1, epochs:int=5, about:str='',
                       dls=None, # `dls(split, bs)` builds its DataLoaders (default: `split.dls(bs)`)
                       datasets:tuple|None=None, protocol:str='strict'):
@@ -76,12 +79,14 @@ def regression_recipe(name:str, model, bs:int=256, lr:float=5e-3, wd:float=0.1, 
         return dict(preds=get_preds_targs(learn)[0], seconds=secs)
     return Recipe(name, fit, epochs, about, datasets, protocol, settings=dict(bs=bs, epochs=epochs, lr=lr, wd=wd), model=model)
 
+@checks(epochs=Count(0))
 def fit_global_mean(split, epochs=0):
     "The baseline: the mean training rating, for every rating"
     t0 = time.perf_counter(); m = split.train.rating.mean()
     return dict(preds=np.full(len(split.valid), m, dtype=np.float32), seconds=time.perf_counter() - t0)
 
 # %% ../nbs/05_leaderboard.ipynb #a171ac37
+@checks(epochs=Count(), bs=Count(), lr=Number(gt=0), wd=Number(ge=0))
 def fit_classifier(split, epochs=5, bs=512, lr=5e-3, wd=0.1):
     "Lesson 4's classifier, scored by its expected rating (and accuracy)"
     dls = split.dls(bs, classes=True)
@@ -116,6 +121,7 @@ FAST_RECIPE = regression_recipe('course fast', DotProductBias.from_dls, bs=2048,
                                 about='DotProductBias, bs=2048, fit_one_cycle(5, 0.01, wd=0.3)')
 
 # %% ../nbs/05_leaderboard.ipynb #c622682d
+@checks(i=Count(0), epochs=Count())
 def fit_member(split, i:int, m:Recipe, epochs:int|None=None):
     "Train the rating recipe `m` as the `i`-th member of an ensemble on `split`, from seed `split.seed + i`; return its validation predictions and training seconds"
     set_seed(split.seed + i, reproducible=True)
@@ -161,6 +167,7 @@ def check_models(models, dataset:str, recipes:dict) -> list:
     return models
 
 # %% ../nbs/05_leaderboard.ipynb #06ff274a
+@checks(epochs=Count())
 def compare(split:Split|None=None, # the data and split (default: ML-100k fold u1)
             models=None, # names from `RECIPES` (default: every strict one; surprise's only if it is installed)
             epochs:int|None=None, # override the epochs of every recipe that trains in epochs
@@ -189,6 +196,7 @@ def compare(split:Split|None=None, # the data and split (default: ML-100k fold u
     return pd.DataFrame(rows).sort_values('RMSE').reset_index(drop=True)
 
 # %% ../nbs/05_leaderboard.ipynb #335abdc6
+@checks(epochs=Count())
 def compare_folds(splits:list, # the `Split`s to train and score on, e.g. the five canonical folds
                   models, # names from `recipes`, as for `compare`
                   recipes:dict|None=None, epochs:int|None=None) -> pd.DataFrame:
@@ -198,6 +206,7 @@ def compare_folds(splits:list, # the `Split`s to train and score on, e.g. the fi
     return pd.concat([compare(s, models, epochs, show_progress=False, recipes=recipes).assign(split=s.name) for s in splits], ignore_index=True)
 
 # %% ../nbs/05_leaderboard.ipynb #e866bee0
+@checks(epochs=Count(), lr=Number(gt=0), wd=Number(ge=0))
 def plain_fit(dls, model, epochs:int, lr:float, wd:float=0.):
     "Train `model` on `dls` with a plain PyTorch loop: what `fit_one_cycle` does with fastai's Adam, in the fewest steps; return the seconds"
     xs, ys = dls.train.tensors()
@@ -240,6 +249,7 @@ def bench_summary(df) -> pd.DataFrame:
     return res.assign(ratio=res.seconds / res.seconds['plain PyTorch'])
 
 # %% ../nbs/05_leaderboard.ipynb #92e993f9
+@checks(n_ratings=Count(), bs=Count(), seed=Count(0))
 def bench_epoch(n_ratings:int=1_000_000, bs:int=8192, stock:bool=False, seed:int=0, ratings=None) -> dict:
     "Seconds and memory of building `DataLoaders` for `n_ratings` synthetic ratings and of one epoch of `DotProductBias`: the engine, or fastai's loader if `stock`"
     import gc

@@ -55,6 +55,7 @@ def collab_tensors(dataset, device=None):
 # %% ../nbs/00b_engine.ipynb #c3fffd6b
 class TensorCollabDL(TabDataLoader):
     "fastai's tabular `DataLoader`, serving batches sliced from in-memory tensors: a fresh permutation each training epoch (no replacement), validation in order"
+    @checks(bs=Count(), n_threads=Count(0))
     def __init__(self, dataset, bs=64, shuffle=False, n_threads=None, **kwargs):
         super().__init__(dataset, bs=bs, shuffle=shuffle, **kwargs)
         self.n_threads = n_threads
@@ -97,6 +98,7 @@ def training_threads(dataset=None, n_threads=None):
     return 1 if rows < THREADS_MAX_ROWS else None
 
 @contextmanager
+@checks(n=Count(0))
 def num_threads(n:int|None):
     "Run the block with `n` intra-op threads (None: as it is), then restore PyTorch's setting"
     old = torch.get_num_threads()
@@ -125,6 +127,7 @@ def collab_table(ratings, splits, cat_names:list, rating_name:str='rating', y_bl
     to.setup()   # classes from the training rows, then codes for every row, as fastai's own path does
     return to
 
+@checks(bs=Count(), valid_pct=Fraction(), seed=Count(0), n_threads=Count(0))
 def collab_dls(ratings='ml-100k', # a ratings frame, or a dataset name for `load_ratings`
                split='u1', # an ML-100k fold name, 'random', a splitter function, or (train, valid) positions
                bs:int=64, # batch size
@@ -176,6 +179,9 @@ def _positions(ratings, split, valid_pct, seed, path, user_name):
     if check_split(split) == 'random':
         check_fraction(valid_pct, 'valid_pct')
         return SeededSplitter(valid_pct, seed)(ratings)
+    missing = [c for c in ('user', 'movie') if c not in ratings.columns]
+    if missing: raise ValueError(f"split={split!r} is an ML-100k fold, found by ML-100k's 'user' and 'movie' ids, and these ratings have no {missing}: "
+                                 "for other data pass split='random' (with valid_pct, seed), a function or (train, valid) positions")
     return FoldSplitter(check_split(split), path, user_name)(ratings)
 
 def _check_splits(splits, n, bs):
@@ -263,6 +269,7 @@ class CollabLearner(Learner):
         return full_dec, dec_preds[0], preds[0]
 
 # %% ../nbs/00b_engine.ipynb #addf9f0c
+@checks(epochs=Count(), lr=Number(gt=0), wd=Number(ge=0))
 def fit_quietly(learn, epochs:int, lr:float, wd:float|None=None):
     "Train `learn` with the one-cycle schedule, without progress bar or log; return it and the seconds it took"
     t0 = time.perf_counter()
@@ -307,6 +314,7 @@ def global_mean_rmse(dls) -> float:
 class IdRangeError(IndexError, ValueError):
     "An index outside a model's users or items: an `IndexError`, and a `ValueError` like the package's other refusals"
 
+@checks(n_users=Count(), n_items=Count())
 def check_ids(x, n_users:int, n_items:int):
     "Raise a clear error unless `x` is a batch of (user, item) indices inside `n_users` and `n_items`"
     if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 2:
@@ -372,6 +380,7 @@ def _power_law(n, a, rng):
     return rng.permutation(w / w.sum())
 
 # %% ../nbs/00b_engine.ipynb #b7ec415a
+@checks(n_ratings=Count(), n_users=Count(), n_items=Count(), n_factors=Count(), noise=Number(ge=0), activity=Number(ge=0), seed=Count(0))
 def synthetic_ratings(n_ratings:int=100_000, # how many ratings, each (user, movie) pair at most once
                       n_users:int|None=None, # default: grows with `n_ratings` as in MovieLens (943 at 100k)
                       n_items:int|None=None, # default: grows with `n_ratings` as in MovieLens (1,682 at 100k)

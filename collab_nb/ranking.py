@@ -29,6 +29,7 @@ __all__ = ['BPR_RECIPE', 'SOFTMAX_RECIPE', 'EASE_LAM', 'RANK_RECIPES', 'interact
            'ranker_learner', 'EASE', 'per_user_split', 'Factors', 'fit_implicit', 'fit_ranker', 'compare_ranking']
 
 # %% ../nbs/08_ranking.ipynb #1a316967
+@checks(min_rating=Number())
 def interactions(ds, min_rating:float|None=None) -> torch.Tensor:
     "The distinct (user, item) index pairs of a collaborative-filtering dataset `ds`, only those rated `min_rating` or more if given"
     xs, ys = collab_tensors(ds)
@@ -37,6 +38,7 @@ def interactions(ds, min_rating:float|None=None) -> torch.Tensor:
         xs = xs[ys.view(-1) >= min_rating]
     return torch.unique(xs[:, :2], dim=0)
 
+@checks(min_rating=Number())
 def implicit_matrix(dls, min_rating:float|None=None) -> torch.Tensor:
     "The training interactions of `dls` as a sparse (n_users, n_items) matrix of ones"
     pairs = interactions(dls.train_ds, min_rating)
@@ -53,6 +55,7 @@ class Ranker(CollabModel):
 
 class DotRanker(Ranker):
     "Latent factors and an item bias (a user bias cannot change a user's order): BPR or a softmax over items trains it"
+    @checks(n_users=Count(), n_items=Count(), n_factors=Count())
     def __init__(self, n_users:int, n_items:int, n_factors:int=64):
         self.u_weight, self.i_weight, self.i_bias = Embedding(n_users, n_factors), Embedding(n_items, n_factors), Embedding(n_items, 1)
     def score(self, users, items): return (self.u_weight(users) * self.i_weight(items)).sum(1) + self.i_bias(items)[:, 0]
@@ -61,6 +64,7 @@ class DotRanker(Ranker):
 # %% ../nbs/08_ranking.ipynb #d1c2e169
 class Popularity(Ranker):
     "The baseline: every user gets the items with the most training interactions"
+    @checks(n_users=Count(), n_items=Count())
     def __init__(self, n_users:int, n_items:int): self.register_buffer('counts', torch.zeros(n_items))
     @classmethod
     def from_dls(cls, dls, min_rating:float|None=None):
@@ -72,18 +76,27 @@ class Popularity(Ranker):
     def score_all(self, users): return self.counts.repeat(len(users), 1)
 
 # %% ../nbs/08_ranking.ipynb #efe7b5b5
+@checks(n_items=Count())
 def pair_keys(pairs, n_items:int) -> torch.Tensor:
     "Sorted keys `user * n_items + item` of `pairs`: membership of any batch of pairs by binary search, in memory that grows with the pairs, not users x items"
     return torch.unique(pairs[:, 0].long() * n_items + pairs[:, 1].long())
 
+@checks(n_items=Count())
 def is_seen(keys, users, items, n_items:int) -> torch.Tensor:
     "Which (user, item) pairs are among `keys` (from `pair_keys`)"
     k = users.long() * n_items + items.long()
     pos = torch.searchsorted(keys, k).clamp(max=len(keys) - 1)
     return keys[pos] == k
 
+@checks(n_items=Count(2))
 def sample_negatives(users, keys, n_items:int, generator=None) -> torch.Tensor:
     "For each of `users`, an item drawn uniformly from those it has no interaction with (never index 0, fastai's `#na#`); redrawn until it is one"
+    users = torch.as_tensor(users)
+    if len(users):   # a user with every item seen has no negative to draw: refuse, never redraw forever
+        u, n_seen = torch.unique(torch.div(keys, n_items, rounding_mode='floor'), return_counts=True)
+        full = u[(n_seen >= n_items - 1) & torch.isin(u, users)]
+        if len(full): raise ValueError(f"users {full[:5].tolist()} (by index) have an interaction with every one of the {n_items - 1} items: "
+                                       "no negative to sample for them (drop them, or rank among more items)")
     neg = torch.randint(1, n_items, (len(users),), generator=generator)
     bad = is_seen(keys, users, neg, n_items)
     while bad.any():
@@ -94,6 +107,7 @@ def sample_negatives(users, keys, n_items:int, generator=None) -> torch.Tensor:
 # %% ../nbs/08_ranking.ipynb #d231828e
 class RankingDL(DataLoader):
     "Batches of positive (user, item) pairs from tensors, in a fresh order each training epoch. `kind='bpr'`: x is (user, item, a sampled negative); `'softmax'`: x is the user, y the item"
+    @checks(n_items=Count(2), bs=Count(), seed=Count(0))
     def __init__(self, pairs, keys, n_items:int, kind:str='bpr', bs:int=1024, shuffle:bool=False, source=None, n_threads=None, seed:int=0, **kwargs):
         super().__init__(pairs, bs=bs, shuffle=shuffle, drop_last=shuffle, **kwargs)
         self.pairs, self.keys, self.n_items, self.kind, self.source, self.n_threads, self.seed = pairs, keys, n_items, kind, source, n_threads, seed
@@ -115,6 +129,7 @@ class RankingDL(DataLoader):
         self.after_iter()
 
 # %% ../nbs/08_ranking.ipynb #f3794022
+@checks(bs=Count(), min_rating=Number(), n_threads=Count(0))
 def ranking_dls(dls, # collaborative-filtering `DataLoaders` (`collab_dls`): their training and validation ratings
                 kind:str='bpr', # 'bpr': (user, item, negative) triples; 'softmax': users, with their items as targets
                 bs:int=1024, min_rating:float|None=None, # only ratings of `min_rating` or more count as interactions
@@ -155,6 +170,7 @@ EASE_LAM = 500.                                                   # likewise: th
 # %% ../nbs/08_ranking.ipynb #41197dbc
 class EASE(Ranker):
     "Steck's EASE (2019): each item's score is a weighted sum of the items the user interacted with, the weights from one regularised inverse; ties (and users with no interaction) go by popularity"
+    @checks(n_users=Count(), n_items=Count(), lam=Number(gt=0))
     def __init__(self, n_users:int, n_items:int, lam:float=500.):
         if not lam > 0: raise ValueError(f"lam must be > 0 (it makes the matrix invertible), got {lam!r}")
         self.register_buffer('X', torch.zeros(n_users, n_items))   # who interacted with what: a user's scores are read off it
@@ -181,6 +197,7 @@ class EASE(Ranker):
     def score_all(self, users): return self.X[users] @ self.B + self.pop
 
 # %% ../nbs/08_ranking.ipynb #1b1865e7
+@checks(valid_pct=Fraction(), seed=Count(0))
 def per_user_split(ratings, valid_pct:float=0.25, seed:int|None=42, user_name:str='user', by:str|None=None):
     "Positions (train, valid) of a per-user split: each user's ratings in a seeded random order (or by column `by`, e.g. time), the last `valid_pct` held out"
     check_fraction(valid_pct, 'valid_pct')
@@ -195,12 +212,14 @@ def per_user_split(ratings, valid_pct:float=0.25, seed:int|None=42, user_name:st
 # %% ../nbs/08_ranking.ipynb #1ae49fe8
 class Factors(Ranker):
     "Fixed user and item factors, made elsewhere (the `implicit` library's ALS and BPR): their dot product ranks"
+    @checks(n_users=Count(), n_items=Count(), n_factors=Count())
     def __init__(self, n_users:int, n_items:int, n_factors:int):
         self.register_buffer('U', torch.zeros(n_users, n_factors)); self.register_buffer('V', torch.zeros(n_items, n_factors))
     def score(self, users, items): return (self.U[users] * self.V[items]).sum(1)
     def score_all(self, users): return self.U[users] @ self.V.T
 
 # %% ../nbs/08_ranking.ipynb #15c4d734
+@checks(min_rating=Number(), factors=Count(), seed=Count(0))
 def fit_implicit(dls, algo:str='als', min_rating:float|None=None, factors:int=64, seed:int=42, **kwargs) -> Factors:
     "The `implicit` library's `algo` ('als' or 'bpr') fitted to the training interactions of `dls`, as a `Factors` ranker"
     try:
@@ -223,6 +242,7 @@ def fit_implicit(dls, algo:str='als', min_rating:float|None=None, factors:int=64
     return res
 
 # %% ../nbs/08_ranking.ipynb #fdaa9493
+@checks(n_factors=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), bs=Count(), seed=Count(0))
 def fit_ranker(dls, kind:str='bpr', n_factors:int=64, epochs:int=10, lr:float=1e-2, wd:float=0.01, bs:int=1024, min_rating=None, seed:int=42):
     "A `DotRanker` trained with BPR (`kind='bpr'`) or a softmax over items (`'softmax'`) on the interactions of `dls`, with `fit_one_cycle`"
     rdls = ranking_dls(dls, kind, bs=bs, min_rating=min_rating)
@@ -246,6 +266,7 @@ RANK_RECIPES = {r.name: r for r in [
     Recipe('implicit BPR', lambda dls: fit_implicit(dls, 'bpr', factors=64), task='ranking', about='implicit 0.7: BayesianPersonalizedRanking, 64 factors, defaults otherwise', settings=dict(factors=64))]}
 
 # %% ../nbs/08_ranking.ipynb #d94f4007
+@checks(k=Count(), threshold=Number(none=True))
 def compare_ranking(dls, # collaborative-filtering `DataLoaders`: the rankers train on their training ratings
                     test:pd.DataFrame, # the held-out ratings the lists are scored on
                     models=None, # names from `recipes` (default: all; implicit's only if it is installed)

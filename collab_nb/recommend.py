@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.tabular.model import TabularModel
-from .core import need_cols, check_count
+from .core import need_cols, check_count, checks, Count, Number
 from .learner import model_dls, check_ids, lookup, emb_layers, UnknownIdError
 from .classify import expected_rating, rating_values
 
@@ -107,6 +107,7 @@ def _frame(rec, idxs, scores, source):
                          'score' if getattr(rec.model, 'ranks', False) else 'predicted': scores[idxs].numpy() if scores is not None else np.nan,
                          'n_ratings': rec.counts[idxs].numpy(), 'source': source})
 
+@checks(n=Count())
 def popular(rec, n:int=10, exclude=()) -> pd.DataFrame:
     "The `n` items rated most often in training (the fallback for a user the model has never seen)"
     rec = Recommender.from_learner(rec); check_count(n, 'n')
@@ -118,6 +119,17 @@ def _same_id(user, u2i) -> bool:
     "Whether unknown `user` is a known id in another type or case (`'1'` for `1`): a mistake, not a new user"
     return any(str(k).casefold() == str(user).casefold() for k in u2i)
 
+def _kind(v) -> str: return 'text' if isinstance(v, str) else 'a number' if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) else type(v).__name__
+
+def _check_user_kind(user, rec):
+    "Refuse an unknown `user` that cannot be a new user of this model: an item's name, or an id of another kind than the model's users"
+    if user in rec.i2i: raise ValueError(f"{user!r} is an item of this model, not a user: recommend takes a user id")
+    kinds = {_kind(u) for u in list(rec.u2i)[:1000]}
+    if kinds and _kind(user) not in kinds:
+        raise TypeError(f"user {user!r} is {_kind(user)}, but this model's users are {' or '.join(sorted(kinds))} (e.g. {next(iter(rec.u2i))!r}): "
+                        "pass an id of the same kind; an unknown id of the right kind gets the popularity fallback")
+
+@checks(n=Count())
 def recommend(learn, # a `Learner`, a model with `dls`, or a `Recommender`
               user=None, # a user of the training data (an id from the user column)
               n:int=10, # how many items
@@ -141,6 +153,7 @@ def recommend(learn, # a `Learner`, a model with `dls`, or a `Recommender`
         excl = rec.index(list(ratings)) if exclude_rated else ()
         return _frame(rec, _top_items(rec, scores, n, excl), scores, f'new user: fitted to {len(ratings)} rating(s)')
     if not fallback or (user is not None and _same_id(user, rec.u2i)): rec.index(user, is_item=False)   # raises, naming the unknown user
+    if user is not None: _check_user_kind(user, rec)
     return popular(rec, n)
 
 # %% ../nbs/06_recommend.ipynb #1e32046d
@@ -173,6 +186,7 @@ def _check_fold_in(model, rec):
     finally:
         for emb in [l for l in emb_layers(model, is_item=False) if l is not None]: emb.weight = nn.Parameter(emb.weight[:-1], requires_grad=False)
 
+@checks(wd=Number(ge=0), wd_bias=Number(ge=0), steps=Count(), lr=Number(gt=0))
 def fold_in(rec, ratings:dict, # {item: rating} of the new user
             wd:float=30., # pull of the user's factors toward the average user
             wd_bias:float=10., # pull of the user's bias toward the average bias
@@ -222,6 +236,7 @@ def _ndcg(hits, n_rel, k):
     return dcg / idcg
 
 # %% ../nbs/06_recommend.ipynb #da90c33f
+@checks(k=Count(), threshold=Number(none=True), bs=Count())
 def ranking_metrics(learn, # a `Learner`, a model with `dls`, or a `Recommender`
                     test:pd.DataFrame, # held-out ratings, with the same user and item columns
                     k:int=10, # length of each user's list

@@ -21,12 +21,14 @@ from .sparse import sparse_embeddings, RowAdam
 __all__ = ['OPTIMIZERS', 'movielens_shape', 'write_movielens', 'memory_table', 'bench_scale', 'bench_scale_fresh']
 
 # %% ../nbs/10_scale.ipynb #07246804
+@checks(n_ratings=Count())
 def movielens_shape(n_ratings:int) -> tuple:
     "(users, movies) of a MovieLens with `n_ratings`: the power law through ML-100k (943 x 1,682) and ML-25M (162,541 x 59,047)"
     check_count(n_ratings, 'n_ratings')
     t = math.log(n_ratings / 1e5) / math.log(250)
     return round(943 * (162_541 / 943) ** t), round(1682 * (59_047 / 1682) ** t)
 
+@checks(chunk=Count())
 def write_movielens(ratings, # a frame with the columns of `load_ratings`
                     path, # the folder to write: new, or empty
                     dataset:str='ml-25m', # whose format: 'ml-25m' or 'ml-32m' (the same files)
@@ -75,6 +77,7 @@ class _RSSAfter(Callback):
     def after_batch(self):
         if self.training and self.iter + 1 == self.n: self.rss = PeakRSS.rss()
 
+@checks(bs=Count(), seed=Count(0))
 def bench_scale(folder, # a folder of ML-25M-format files (`write_movielens`)
                 bs:int=8192, optimizers=tuple(OPTIMIZERS), seed:int=0) -> list:
     "In this process: `load_ratings` then `collab_dls` on `folder` (seconds, peak memory of the process), then one epoch of `DotProductBias` per optimizer (seconds; memory at its start, after 100 batches and at its peak; RMSE)"
@@ -103,6 +106,7 @@ def bench_scale(folder, # a folder of ML-25M-format files (`write_movielens`)
     return rows
 
 # %% ../nbs/10_scale.ipynb #64101b0c
+@checks(n_ratings=Count(), bs=Count(), seed=Count(0))
 def bench_scale_fresh(n_ratings:int, bs:int=8192, optimizers=tuple(OPTIMIZERS), folder=None, seed:int=0) -> list:
     "`bench_scale` on `n_ratings` synthetic ratings shaped as MovieLens (`movielens_shape`), written to `folder` (default: a temporary one) and measured by a new Python"
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,7 @@ from .scale import movielens_shape
 class MissingJavaError(MissingPathError):
     "No Java that Spark can run: a `FileNotFoundError` and a `ValueError`, like the package's other refusals"
 
+@checks(min_version=Count())
 def check_java(min_version:int=17) -> str:
     "The `java` Spark will start (JAVA_HOME's, else the first on PATH), checked to be version `min_version` or later; one clear error if not"
     home = os.environ.get('JAVA_HOME')
@@ -41,6 +42,7 @@ def check_java(min_version:int=17) -> str:
     return java
 
 # %% ../nbs/10_scale.ipynb #5a6abc5c
+@checks(cores=Count())
 def spark_session(cores:int=2, memory:str='4g'):
     "A Spark session on this machine's `cores` (`local[cores]`), `memory` for its driver, quiet: Java checked first"
     check_count(cores, 'cores')
@@ -60,6 +62,7 @@ def spark_session(cores:int=2, memory:str='4g'):
 # %% ../nbs/10_scale.ipynb #51d55cfe
 ALS_U1 = dict(rank=50, reg=0.1, iters=20)   # chosen on carve(Split('ml-100k', 'u1')), a fifth of u1.base held out: rank {10, 50} x regParam {0.05, 0.1, 0.2} x {10, 20} iterations
 
+@checks(rank=Count(), reg=Number(ge=0), iters=Count(), seed=Count(0))
 def spark_als(train, valid, rank:int=10, reg:float=0.1, iters:int=10, seed:int=0, spark=None,
               user_name:str='user', item_name:str='movie', rating_name:str='rating') -> dict:
     "Spark MLlib's ALS trained on `train` and scored on `valid` (RMSE; users or items not in `train` predicted as its mean), with the seconds it took"
@@ -79,6 +82,7 @@ def spark_als(train, valid, rank:int=10, reg:float=0.1, iters:int=10, seed:int=0
                 seconds=time.perf_counter() - t0)
 
 # %% ../nbs/10_scale.ipynb #ca4756c9
+@checks(n_ratings=Count(), bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), seed=Count(0))
 def scale_versus_als(n_ratings:int=5_000_000, bs:int=8192, epochs:int=5, lr:float=1e-2, wd:float=0.1, seed:int=0, spark=None) -> pd.DataFrame:
     "Spark's ALS (`ALS_U1`) and the course's `DotProductBias` (sparse gradients, `RowAdam`) on `n_ratings` synthetic ratings, one random 10% split, in one run"
     nu, ni = movielens_shape(n_ratings)

@@ -12,6 +12,7 @@ __all__ = ['sparse_embeddings', 'sum_rows', 'adam_', 'row_adam_step', 'RowOptimi
 import numpy as np, torch
 from torch import nn
 from fastai.optimizer import Optimizer, weight_decay, average_grad, average_sqr_grad, adam_step
+from .core import checks, Count, Number, Fraction, Choice
 
 # %% ../nbs/10_scale.ipynb #ed3657e5
 def sparse_embeddings(model:nn.Module, sparse:bool=True) -> nn.Module:
@@ -83,6 +84,7 @@ class RowOptimizer(Optimizer):
             if p.grad.is_sparse: p.grad = None
             else: p.grad.detach_(); p.grad.zero_()
 
+@checks(lr=Number(gt=0), mom=Number(ge=0, lt=1), sqr_mom=Number(ge=0, lt=1), eps=Number(gt=0), wd=Number(ge=0))
 def RowAdam(params, lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5, wd:float=0.01, fused:bool=True):
     "fastai's `Adam` (the same defaults) updating only the rows a sparse gradient holds: the `opt_func` for `sparse_embeddings` models; `fused` as in `adam_`"
     return RowOptimizer(params, [row_adam_step], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, fused=fused)

@@ -33,14 +33,20 @@ def add_days(ratings, time_name:str='timestamp', day_name:str='day') -> pd.DataF
         raise TypeError(f"{time_name!r} must hold Unix seconds as numbers, got dtype {t.dtype}")
     bad = ratings.index[~np.isfinite(t.to_numpy(dtype=np.float64))]
     if len(bad): raise ValueError(f"{len(bad)} rating(s) have no finite {time_name!r}, e.g. rows {list(bad[:5])}")
+    if day_name in ratings.columns: raise ValueError(f"day_name={day_name!r} is already a column of the ratings: pick another name, or drop it first")
+    late = ratings.index[t.to_numpy(dtype=np.float64) > 4_102_444_800]   # after 2100-01-01 in seconds: milliseconds or nanoseconds, most likely
+    if len(late): raise ValueError(f"{len(late)} {time_name!r} value(s) lie after the year 2100 read as Unix seconds, e.g. {list(t.loc[late[:3]])}: "
+                                   "in milliseconds? divide by 1000 first")
     return ratings.assign(**{day_name: (t // 86400).astype(np.int64)})
 
+@checks(bs=Count())
 def day_dls(split:Split, bs:int=256):
     "`DataLoaders` of (user, item, day) on `split`, cached on it like `Split.dls`"
     key = ('day', bs)
     return split.cached(key, lambda: collab_dls(add_days(split.ratings), split=split.splits, bs=bs, cat_names=['day']))
 
 # %% ../nbs/09_top.ipynb #eed1a561
+@checks(n=Count())
 def implicit_lists(pairs, n:int):
     "Partners of each of `n` rows, from `pairs` (column 0: the row, column 1: its partner): one flat tensor sorted by row, each row's start and count"
     pairs = torch.as_tensor(pairs)
@@ -59,6 +65,7 @@ def bag_mean(idx, flat, starts, counts, weight):
     return (bags / lens.clamp(min=1).sqrt()[:, None])[inv]
 
 # %% ../nbs/09_top.ipynb #cb5680f8
+@checks(n_bins=Count())
 def time_features(dls, n_bins:int=30) -> dict:
     "The time bin (1..`n_bins`; 0: unknown) of each day in the vocab of `dls`'s third column, and the sorted (user, day) keys seen in training"
     check_count(n_bins, 'n_bins')
@@ -75,6 +82,7 @@ def time_features(dls, n_bins:int=30) -> dict:
 # %% ../nbs/09_top.ipynb #566e3d2f
 class ImplicitDotProductBias(CollabModel):
     "`DotProductBias` where a user is also the movies they rated and a movie the users who rated it (SVD++ both ways), with optional day biases and side features"
+    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), n_levels=Count(0))
     def __init__(self, n_users:int, n_items:int,
                  pairs, # (n, 2) (user, item) indices: who rated what, the implicit feedback
                  n_factors:int=50, y_range=(0, 5.5),
@@ -199,6 +207,7 @@ def myfm_blocks(split:Split, transductive:bool=False):
     return rel(tr), rel(va), [len(users), len(items), len(items), len(users)]
 
 # %% ../nbs/09_top.ipynb #172aabc7
+@checks(epochs=Count(0), rank=Count(), n_iter=Count(10))
 def fit_myfm(split:Split, epochs:int=0, rank:int=32, n_iter:int=200, transductive:bool=False, samples:bool=False):
     "Train myFM's Gibbs-sampled factorization machine on `split`; its validation predictions (with `samples`: each kept sample's too) and seconds"
     check_count(rank, 'rank'); check_count(n_iter, 'n_iter')
@@ -217,6 +226,7 @@ def fit_myfm(split:Split, epochs:int=0, rank:int=32, n_iter:int=200, transductiv
     return res
 
 # %% ../nbs/09_top.ipynb #a7080492
+@checks(n=Count(), bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0))
 def top_members(split_dataset:str='ml-100k', transductive:bool=False, n:int=4, bs:int=256, epochs:int=10, lr:float=3e-3, wd:float=1.5) -> list:
     "The members of the best recipe: `n` recipes of `ImplicitDotProductBias` with every part (side features on ML-100k), each on `day_dls`"
     def model(dls): return ImplicitDotProductBias.from_dls(dls, side=split_dataset == 'ml-100k', transductive=transductive)
@@ -243,6 +253,7 @@ def top_recipes() -> dict:
 TOP_RECIPES = top_recipes()
 
 # %% ../nbs/09_top.ipynb #d72d5d94
+@checks(epochs=Count(), seed_offset=Count(0))
 def fit_fast_top(split:Split, epochs:int|None=None, seed_offset:int=0, **parts):
     "One `ImplicitDotProductBias` with `parts` (see `from_dls`) at `FAST_TOP`'s settings on `split`; its validation predictions and seconds"
     f = FAST_TOP
@@ -252,6 +263,7 @@ def fit_fast_top(split:Split, epochs:int|None=None, seed_offset:int=0, **parts):
     return dict(preds=get_preds_targs(learn)[0], seconds=secs)
 
 # %% ../nbs/09_top.ipynb #f23eef01
+@checks(valid_pct=Fraction(), seed=Count(0))
 def carve(split:Split, valid_pct:float=0.2, seed:int=0) -> Split:
     "A `Split` of `split`'s training ratings only: `valid_pct` of them held out with `seed`, to choose settings without touching its validation set"
     check_fraction(valid_pct, 'valid_pct')

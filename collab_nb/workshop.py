@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from copy import deepcopy
 from pathlib import Path
 from fastcore.test import test_eq, test_close
-from .core import MissingPathError, PathInTheWayError
+from .core import MissingPathError, PathInTheWayError, checks, Number
 
 # %% auto #0
 __all__ = ['check', 'check_eq', 'check_close', 'exercise_hint', 'student_notebook', 'lesson_notebooks', 'make_student_notebooks',
@@ -31,6 +31,7 @@ def check_eq(a, b, msg:str):
     "fastcore's `test_eq(a, b)`, failing with `msg` first"
     _explain(msg, test_eq, a, b)
 
+@checks(eps=Number(ge=0))
 def check_close(a, b, msg:str, eps=1e-5):
     "fastcore's `test_close(a, b, eps)`, failing with `msg` first"
     _explain(msg, test_close, a, b, eps=eps)
