@@ -22,7 +22,7 @@ __all__ = ['DotProductBias', 'item_index', 'get_biases', 'bias_table', 'get_fact
 # %% ../nbs/02_bias.ipynb #8d14da91
 class DotProductBias(CollabModel):
     "Dot product of latent factors plus a user bias and an item bias, squashed into `y_range`"
-    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0))
+    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), y_range=Pair(none=True))
     def __init__(self, n_users:int, n_items:int, n_factors:int=50, y_range=(0, 5.5)):
         self.u_weight, self.i_weight = Embedding(n_users, n_factors), Embedding(n_items, n_factors)
         self.u_bias, self.i_bias = Embedding(n_users, 1), Embedding(n_items, 1)
@@ -39,12 +39,14 @@ def _names(dls, is_item=True):
     n_users_items(dls)
     return list(dls.classes.values())[1 if is_item else 0]
 
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def item_index(dls, names, is_item=True):
     "Indices of `names` (titles or ids) in the item (or user) vocab of `dls`; an `UnknownIdError` with close matches for unknown names"
     c2i = {v: i for i, v in enumerate(_names(dls, is_item)) if i > 0}
     return lookup(c2i, names, 'item' if is_item else 'user')
 
 # %% ../nbs/02_bias.ipynb #16b3c918
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def get_biases(learn, dls=None, is_item=True) -> pd.Series:
     "Learned item (or user) biases by name, lowest first"
     model, dls = model_dls(learn, dls)
@@ -52,7 +54,7 @@ def get_biases(learn, dls=None, is_item=True) -> pd.Series:
     if bias is None: raise TypeError(f"{type(model).__name__} has no biases")
     return pd.Series(to_np(bias.weight.detach().cpu())[1:, 0], index=_names(dls, is_item)[1:], name='bias').sort_values()
 
-@checks(n=Count())
+@checks(n=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def bias_table(learn, dls=None, n:int=5, is_item=True) -> pd.DataFrame:
     "The `n` lowest and `n` highest item (or user) biases, with names"
     check_count(n, 'n')
@@ -60,6 +62,7 @@ def bias_table(learn, dls=None, n:int=5, is_item=True) -> pd.DataFrame:
     return pd.concat([b.head(n).to_frame().assign(end='lowest'), b.tail(n)[::-1].to_frame().assign(end='highest')])
 
 # %% ../nbs/02_bias.ipynb #553d5c75
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def get_factors(learn, dls=None, is_item=True) -> pd.DataFrame:
     "Learned item (or user) factors, one row a name"
     model, dls = model_dls(learn, dls)
@@ -71,7 +74,7 @@ def _counts(dls, is_item=True):
     col = list(dls.classes)[1 if is_item else 0]
     return dls.train_ds.items[col].value_counts()
 
-@checks(n=Count())
+@checks(n=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def plot_factor_pca(learn, dls=None, n:int=50, items=None, ax=None, figsize=(10, 8)):
     "Items (the `n` most rated by default) placed by the first two principal components of their factors"
     model, dls = model_dls(learn, dls)
@@ -87,7 +90,7 @@ def plot_factor_pca(learn, dls=None, n:int=50, items=None, ax=None, figsize=(10,
     return ax
 
 # %% ../nbs/02_bias.ipynb #f0f35fe8
-@checks(n=Count(), min_ratings=Count(0))
+@checks(n=Count(), min_ratings=Count(0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def most_similar(learn, item, dls=None, n:int=5, min_ratings:int=20, is_item=True) -> pd.DataFrame:
     "The `n` items (or users) with at least `min_ratings` training ratings whose factors are closest to `item`'s (cosine)"
     check_count(n, 'n')
@@ -107,7 +110,7 @@ def most_similar(learn, item, dls=None, n:int=5, min_ratings:int=20, is_item=Tru
                         index=[names[j] for j in top.indices.tolist()])
 
 # %% ../nbs/02_bias.ipynb #294e0f56
-@checks(height=Number(gt=0))
+@checks(height=Number(gt=0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def plot_preds(learn, dls=None, dl=None, height:float=5):
     "Hexbin joint plot of predicted against true ratings on `dl` (default: the validation set)"
     p, t = get_preds_targs(learn, dls, dl)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, sys, time, platform, urllib.request
 from pathlib import Path
 from .data import DATASETS, COURSE_DATASETS, DATASET_FILES
-from .core import checks, Count, Number, Fraction, Choice
+from .core import checks, Count, Number
 
 # %% auto #0
 __all__ = ['MIN_VERSIONS', 'OPTIONAL_LIBS', 'check_versions', 'check_device', 'check_optional', 'default_data_path', 'check_home',

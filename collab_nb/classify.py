@@ -12,7 +12,7 @@ from fastai.torch_core import to_np
 from fastai.learner import Learner
 from fastai.metrics import AccumMetric
 from .learner import model_dls
-from .core import checks, Count, Number, Fraction, Choice
+from .core import checks, Count, Number, IsA
 from fastai.tabular.model import get_emb_sz
 from .neural_net import CollabNN
 
@@ -20,6 +20,7 @@ from .neural_net import CollabNN
 __all__ = ['rating_values', 'CollabClassifier', 'expected_rating', 'argmax_rating', 'get_logits', 'ExpectedRMSE']
 
 # %% ../nbs/04_cross_entropy.ipynb #e967b058
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def rating_values(dls) -> torch.Tensor:
     "The rating each class stands for, from the vocab of `dls` (built with a `CategoryBlock` target)"
     vocab = getattr(dls, 'vocab', None)

@@ -185,6 +185,8 @@ def collab_nb_bench(
         try: ns = [int(float(s)) for s in sizes.split(',') if s.strip()]
         except ValueError: raise ValueError(f"sizes must be numbers separated by commas, e.g. 1e6,5e6; got {sizes!r}") from None
         if any(n < 1000 for n in ns): raise ValueError(f"sizes must be at least 1000 ratings, got {[n for n in ns if n < 1000]}")
+        from collab_nb.core import check_memory
+        for n in ns: check_memory(n, f'--sizes {n:g}', fix='benchmark a smaller size')   # refused by the estimate, before anything is allocated
         opts = [o.strip() for o in optimizers.split(',') if o.strip()]
         if not opts or set(opts) - set(names): raise ValueError(f"optimizers must be sparse, dense or both (comma-separated), got {optimizers!r}")
         out = writable_file(out, overwrite, suffixes=('.csv',)) if out is not None else None

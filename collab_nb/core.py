@@ -14,10 +14,10 @@ import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['BYTES_PER_RATING', 'RECORDS_ENV', 'RECORDS_META', 'TASKS', 'PROTOCOLS', 'MissingPathError', 'PathInTheWayError',
-           'UnwritablePathError', 'DatasetTooLargeError', 'ClearKeyError', 'MissingColumnError', 'check_count',
-           'check_fraction', 'check_number', 'Count', 'Number', 'Fraction', 'Choice', 'check_args', 'checks',
-           'need_cols', 'need_files', 'available_memory', 'check_memory', 'PeakRSS', 'bars_render', 'to_markdown',
-           'record_path', 'read_record', 'record_note', 'Recipe']
+           'UnwritablePathError', 'DatasetTooLargeError', 'ClearKeyError', 'MissingColumnError', 'shown', 'check_count',
+           'check_fraction', 'check_number', 'Count', 'Number', 'Fraction', 'Choice', 'Pair', 'IsA', 'Function',
+           'check_args', 'checks', 'need_cols', 'need_files', 'available_memory', 'check_memory', 'PeakRSS',
+           'bars_render', 'to_markdown', 'record_path', 'read_record', 'record_note', 'Recipe']
 
 # %% ../nbs/80_core.ipynb #9d6d3039
 class MissingPathError(FileNotFoundError, ValueError):
@@ -41,25 +41,32 @@ class MissingColumnError(ClearKeyError):
     "A column the function needs is not in the frame"
 
 # %% ../nbs/80_core.ipynb #f2a9b7a3
+def shown(value) -> str:
+    "`value` as an error message shows it: its repr when short and plain (a number, a name), else its type (a frame or a tensor would fill the screen)"
+    if isinstance(value, (int, float, str, bool, np.number, type(None))) or (isinstance(value, tuple) and len(value) <= 3):
+        r = repr(value)
+        return r if len(r) <= 80 else r[:77] + '...'
+    return f'a {type(value).__name__}'
+
 def check_count(value, name:str, minimum:int=1) -> int:
     "`value` as an int; a `ValueError` naming `name` unless it is a whole number (not a bool, float or text) of at least `minimum`"
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {shown(value)}")
     return int(value)
 
 def check_fraction(value, name:str) -> float:
     "`value` as a float; a `ValueError` naming `name` unless it is a number (not a bool or text) strictly between 0 and 1"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
+        raise ValueError(f"{name} must be a number between 0 and 1, got {shown(value)}")
     return float(value)
 
 # %% ../nbs/80_core.ipynb #fcf2e824
 def check_number(value, name:str, gt=None, ge=None, lt=None, le=None) -> float:
     "`value` as a float; a `ValueError` naming `name` unless it is a finite number (not a bool or text) inside the bounds given (`gt`: greater than, `ge`: at least, ...)"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise ValueError(f"{name} must be a finite number, got {shown(value)}")
     for bound, ok, says in ((gt, lambda b: value > b, '>'), (ge, lambda b: value >= b, '>='), (lt, lambda b: value < b, '<'), (le, lambda b: value <= b, '<=')):
-        if bound is not None and not ok(bound): raise ValueError(f"{name} must be a number {says} {bound:g}, got {value!r}")
+        if bound is not None and not ok(bound): raise ValueError(f"{name} must be a number {says} {bound:g}, got {shown(value)}")
     return float(value)
 
 # %% ../nbs/80_core.ipynb #7a052bb7
@@ -91,12 +98,45 @@ class Choice:
     "Rule of `checks`: one of `options`"
     def __init__(self, *options): self.options = options
     def __call__(self, value, name):
-        if isinstance(value, (list, dict, set)) or value not in self.options:
-            raise ValueError(f"{name} must be one of {list(self.options)}, got {value!r}")
+        if not isinstance(value, (str, int, float, type(None))) or value not in self.options:
+            raise ValueError(f"{name} must be one of {list(self.options)}, got {shown(value)}")
         return value
     @property
     def example(self): return self.options[0]
     def __repr__(self): return f'Choice{self.options}'
+
+class Pair:
+    "Rule of `checks`: a (low, high) of two values that each pass `rule`, low < high (a range of ratings, say); with `none`, None too"
+    def __init__(self, rule=None, none:bool=False): self.rule, self.none = rule if rule is not None else Number(), none
+    def __call__(self, value, name):
+        if value is None and self.none: return value
+        if isinstance(value, (str, bytes, dict, set)) or not hasattr(value, '__len__') or len(value) != 2:
+            raise ValueError(f"{name} must be (low, high), two numbers, got {shown(value)}")
+        lo, hi = (self.rule(v, name) for v in value)
+        if not lo < hi: raise ValueError(f"{name} must be (low, high) with low < high, got {shown(value)}")
+        return (lo, hi)
+    @property
+    def example(self): return (0, 5.5)
+    def __repr__(self): return f'Pair({self.rule!r})'
+
+class IsA:
+    "Rule of `checks`: an instance of a class named `cls_name` (by name, so the ground floor imports no torch); `what` says what is expected"
+    def __init__(self, cls_name:str, what:str=''): self.cls_name, self.what = cls_name, what or cls_name
+    def __call__(self, value, name):
+        if not any(c.__name__ == self.cls_name for c in type(value).__mro__):
+            raise TypeError(f"{name} must be {self.what}, got {type(value).__name__}")
+        return value
+    example = None   # no example: a caller must pass a real one
+    def __repr__(self): return f'IsA({self.cls_name!r})'
+
+class Function:
+    "Rule of `checks`: a function (anything callable); `what` says what it must do"
+    def __init__(self, what:str='a function'): self.what = what
+    def __call__(self, value, name):
+        if not callable(value): raise TypeError(f"{name} must be {self.what}, got {type(value).__name__}")
+        return value
+    example = staticmethod(lambda *args, **kwargs: None)
+    def __repr__(self): return 'Function()'
 
 def check_args(f, rules:dict, args:tuple, kwargs:dict):
     "The `args` and `kwargs` of a call of `f`, each named in `rules` checked (and converted) by its rule; `None` passes where it is the default"

@@ -179,6 +179,7 @@ def _one_id_type(col, name):
         ex = {t: col[types == t].iloc[0] for t in types.unique()[:3]}
         raise TypeError(f"column {name!r} mixes kinds of ids: {ex}: 1 and '1' would be two different {name}s; convert them to one type (e.g. .astype(str))")
 
+@checks(rating_range=Pair())
 def check_ratings(ratings, user_name='user', item_name='movie', rating_name='rating',
                   rating_range=None, # (low, high): refuse ratings outside it
                   duplicates='keep'): # several ratings of one (user, item): 'keep' them all, 'mean' them, or 'error'

@@ -68,7 +68,7 @@ class Split:
 Split.__init__ = checks(valid_pct=Fraction(), seed=Count(0))(Split.__init__)   # a dataclass's own __init__, checked at the entry
 
 # %% ../nbs/05_leaderboard.ipynb #351f1eaa
-@checks(bs=Count(), lr=Number(gt=0), wd=Number(ge=0), epochs=Count())
+@checks(bs=Count(), lr=Number(gt=0), wd=Number(ge=0), epochs=Count(), dls=Function('a function (split, bs) -> DataLoaders'))
 def regression_recipe(name:str, model, bs:int=256, lr:float=5e-3, wd:float=0.1, epochs:int=5, about:str='',
                       dls=None, # `dls(split, bs)` builds its DataLoaders (default: `split.dls(bs)`)
                       datasets:tuple|None=None, protocol:str='strict'):
@@ -206,7 +206,7 @@ def compare_folds(splits:list, # the `Split`s to train and score on, e.g. the fi
     return pd.concat([compare(s, models, epochs, show_progress=False, recipes=recipes).assign(split=s.name) for s in splits], ignore_index=True)
 
 # %% ../nbs/05_leaderboard.ipynb #e866bee0
-@checks(epochs=Count(), lr=Number(gt=0), wd=Number(ge=0))
+@checks(epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def plain_fit(dls, model, epochs:int, lr:float, wd:float=0.):
     "Train `model` on `dls` with a plain PyTorch loop: what `fit_one_cycle` does with fastai's Adam, in the fewest steps; return the seconds"
     xs, ys = dls.train.tensors()
@@ -227,6 +227,7 @@ def plain_fit(dls, model, epochs:int, lr:float, wd:float=0.):
         return time.perf_counter() - t0
 
 # %% ../nbs/05_leaderboard.ipynb #b121166f
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def bench_fit(dls=None, seeds=(0, 1, 2), recipe:dict|None=None, model=None) -> pd.DataFrame:
     "Train `model(dls)` (default: lesson 2's `DotProductBias`) with `recipe` through `CollabLearner` and `plain_fit`, alternately, once per seed"
     recipe = {**FAST_RECIPE, **(recipe or {})}

@@ -98,7 +98,7 @@ def training_threads(dataset=None, n_threads=None):
     return 1 if rows < THREADS_MAX_ROWS else None
 
 @contextmanager
-@checks(n=Count(0))
+@checks(n=Count(0, none=True))
 def num_threads(n:int|None):
     "Run the block with `n` intra-op threads (None: as it is), then restore PyTorch's setting"
     old = torch.get_num_threads()
@@ -127,7 +127,7 @@ def collab_table(ratings, splits, cat_names:list, rating_name:str='rating', y_bl
     to.setup()   # classes from the training rows, then codes for every row, as fastai's own path does
     return to
 
-@checks(bs=Count(), valid_pct=Fraction(), seed=Count(0), n_threads=Count(0))
+@checks(bs=Count(), valid_pct=Fraction(), seed=Count(0), n_threads=Count(0), rating_range=Pair())
 def collab_dls(ratings='ml-100k', # a ratings frame, or a dataset name for `load_ratings`
                split='u1', # an ML-100k fold name, 'random', a splitter function, or (train, valid) positions
                bs:int=64, # batch size
@@ -165,6 +165,7 @@ def collab_dls(ratings='ml-100k', # a ratings frame, or a dataset name for `load
         return to.dataloaders(bs=bs, dl_type=dl_type, **kwargs)
 
 # %% ../nbs/00b_engine.ipynb #e6bd0e2d
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def n_users_items(dls):
     "Sizes of the user and item vocabs of collaborative-filtering `dls` (including fastai's #na#)"
     classes = getattr(dls, 'classes', None)
@@ -203,6 +204,7 @@ def mse_loss_flat(inp, targ):
     "Mean squared error of flattened predictions and targets: what fastai's `MSELossFlat` computes, returned as a plain tensor"
     return F.mse_loss(inp.view(-1), targ.view(-1).to(inp.dtype))
 
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def default_loss(dls):
     "`CrossEntropyLossFlat` when `dls` serve ratings as classes, else `mse_loss_flat`"
     return CrossEntropyLossFlat() if len(getattr(dls, 'vocab', None) or []) else mse_loss_flat
@@ -216,6 +218,7 @@ def model_sizes(model):
     embeds = getattr(model, 'embeds', None)   # fastai's EmbeddingNN
     return (rows(embeds[0]), rows(embeds[1])) if embeds is not None and len(embeds) >= 2 else None
 
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def check_model_fits(model, dls):
     "Raise a clear error unless `model` was built for as many users and items as `dls` has (when both say)"
     sizes, classes = model_sizes(model), getattr(dls, 'classes', None)
@@ -238,6 +241,7 @@ def one_row(row) -> pd.DataFrame:
 
 class CollabLearner(Learner):
     "fastai's `Learner` with a loss chosen for the targets of `dls`, sending each event only to the callbacks that handle it"
+    @checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
     def __init__(self, dls, model, loss_func=None, **kwargs):
         check_model_fits(model, dls)
         super().__init__(dls, model, loss_func=loss_func if loss_func is not None else default_loss(dls), **kwargs)
@@ -276,6 +280,7 @@ def fit_quietly(learn, epochs:int, lr:float, wd:float|None=None):
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
     return learn, time.perf_counter() - t0
 
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def model_dls(learn, dls=None):
     "The model and `DataLoaders` behind `learn` (a `Learner`, or a model with `dls`)"
     if isinstance(learn, Learner): return learn.model, dls if dls is not None else learn.dls
@@ -283,6 +288,7 @@ def model_dls(learn, dls=None):
     if dls is None: raise ValueError("a model needs its DataLoaders: pass dls=, the one it was trained on")
     return learn, dls
 
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def get_preds_targs(learn, dls=None, dl=None):
     "Predictions and targets of a rating model on `dl` (default: the validation set), as flat float arrays"
     model, dls = model_dls(learn, dls)
@@ -300,11 +306,13 @@ def get_preds_targs(learn, dls=None, dl=None):
     return to_np(p.view(-1).float()), to_np(t.view(-1).float())
 
 # %% ../nbs/00b_engine.ipynb #747f8f57
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def valid_rmse(learn, dls=None, dl=None) -> float:
     "RMSE of the predictions of `learn` (a `Learner`, or a model with `dls`) on `dl` (default: the validation set)"
     p, t = get_preds_targs(learn, dls, dl)
     return float(np.sqrt(((p - t)**2).mean()))
 
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def global_mean_rmse(dls) -> float:
     "RMSE on the validation set of predicting the mean training rating for every rating"
     y = lambda ds: np.asarray(ds.ys.values, dtype=np.float64).reshape(-1)

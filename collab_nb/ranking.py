@@ -38,7 +38,7 @@ def interactions(ds, min_rating:float|None=None) -> torch.Tensor:
         xs = xs[ys.view(-1) >= min_rating]
     return torch.unique(xs[:, :2], dim=0)
 
-@checks(min_rating=Number())
+@checks(min_rating=Number(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def implicit_matrix(dls, min_rating:float|None=None) -> torch.Tensor:
     "The training interactions of `dls` as a sparse (n_users, n_items) matrix of ones"
     pairs = interactions(dls.train_ds, min_rating)
@@ -129,7 +129,7 @@ class RankingDL(DataLoader):
         self.after_iter()
 
 # %% ../nbs/08_ranking.ipynb #f3794022
-@checks(bs=Count(), min_rating=Number(), n_threads=Count(0))
+@checks(bs=Count(), min_rating=Number(), n_threads=Count(0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def ranking_dls(dls, # collaborative-filtering `DataLoaders` (`collab_dls`): their training and validation ratings
                 kind:str='bpr', # 'bpr': (user, item, negative) triples; 'softmax': users, with their items as targets
                 bs:int=1024, min_rating:float|None=None, # only ratings of `min_rating` or more count as interactions
@@ -155,6 +155,7 @@ def bpr_loss(diff, *targ):
     "BPR's loss: minus the log-probability that each positive outranks its sampled negative, `-log(sigmoid(s_pos - s_neg))`, averaged"
     return F.softplus(-diff).mean()
 
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def ranker_learner(dls, model, **kwargs) -> CollabLearner:
     "A `CollabLearner` for `model` on `ranking_dls`: BPR's loss on triples, cross-entropy over every item for the softmax"
     loss = bpr_loss if dls.train.kind == 'bpr' else CrossEntropyLossFlat()
@@ -197,7 +198,7 @@ class EASE(Ranker):
     def score_all(self, users): return self.X[users] @ self.B + self.pop
 
 # %% ../nbs/08_ranking.ipynb #1b1865e7
-@checks(valid_pct=Fraction(), seed=Count(0))
+@checks(valid_pct=Fraction(), seed=Count(0, none=True))
 def per_user_split(ratings, valid_pct:float=0.25, seed:int|None=42, user_name:str='user', by:str|None=None):
     "Positions (train, valid) of a per-user split: each user's ratings in a seeded random order (or by column `by`, e.g. time), the last `valid_pct` held out"
     check_fraction(valid_pct, 'valid_pct')
@@ -219,7 +220,7 @@ class Factors(Ranker):
     def score_all(self, users): return self.U[users] @ self.V.T
 
 # %% ../nbs/08_ranking.ipynb #15c4d734
-@checks(min_rating=Number(), factors=Count(), seed=Count(0))
+@checks(min_rating=Number(), factors=Count(), seed=Count(0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def fit_implicit(dls, algo:str='als', min_rating:float|None=None, factors:int=64, seed:int=42, **kwargs) -> Factors:
     "The `implicit` library's `algo` ('als' or 'bpr') fitted to the training interactions of `dls`, as a `Factors` ranker"
     try:
@@ -242,7 +243,7 @@ def fit_implicit(dls, algo:str='als', min_rating:float|None=None, factors:int=64
     return res
 
 # %% ../nbs/08_ranking.ipynb #fdaa9493
-@checks(n_factors=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), bs=Count(), seed=Count(0))
+@checks(n_factors=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), bs=Count(), seed=Count(0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def fit_ranker(dls, kind:str='bpr', n_factors:int=64, epochs:int=10, lr:float=1e-2, wd:float=0.01, bs:int=1024, min_rating=None, seed:int=42):
     "A `DotRanker` trained with BPR (`kind='bpr'`) or a softmax over items (`'softmax'`) on the interactions of `dls`, with `fit_one_cycle`"
     rdls = ranking_dls(dls, kind, bs=bs, min_rating=min_rating)
@@ -266,7 +267,7 @@ RANK_RECIPES = {r.name: r for r in [
     Recipe('implicit BPR', lambda dls: fit_implicit(dls, 'bpr', factors=64), task='ranking', about='implicit 0.7: BayesianPersonalizedRanking, 64 factors, defaults otherwise', settings=dict(factors=64))]}
 
 # %% ../nbs/08_ranking.ipynb #d94f4007
-@checks(k=Count(), threshold=Number(none=True))
+@checks(k=Count(), threshold=Number(none=True), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def compare_ranking(dls, # collaborative-filtering `DataLoaders`: the rankers train on their training ratings
                     test:pd.DataFrame, # the held-out ratings the lists are scored on
                     models=None, # names from `recipes` (default: all; implicit's only if it is installed)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.tabular.model import TabularModel
-from .core import need_cols, check_count, checks, Count, Number
+from .core import need_cols, check_count, checks, Count, Number, IsA
 from .learner import model_dls, check_ids, lookup, emb_layers, UnknownIdError
 from .classify import expected_rating, rating_values
 
@@ -129,7 +129,7 @@ def _check_user_kind(user, rec):
         raise TypeError(f"user {user!r} is {_kind(user)}, but this model's users are {' or '.join(sorted(kinds))} (e.g. {next(iter(rec.u2i))!r}): "
                         "pass an id of the same kind; an unknown id of the right kind gets the popularity fallback")
 
-@checks(n=Count())
+@checks(n=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def recommend(learn, # a `Learner`, a model with `dls`, or a `Recommender`
               user=None, # a user of the training data (an id from the user column)
               n:int=10, # how many items
@@ -236,7 +236,7 @@ def _ndcg(hits, n_rel, k):
     return dcg / idcg
 
 # %% ../nbs/06_recommend.ipynb #da90c33f
-@checks(k=Count(), threshold=Number(none=True), bs=Count())
+@checks(k=Count(), threshold=Number(none=True), bs=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def ranking_metrics(learn, # a `Learner`, a model with `dls`, or a `Recommender`
                     test:pd.DataFrame, # held-out ratings, with the same user and item columns
                     k:int=10, # length of each user's list

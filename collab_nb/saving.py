@@ -12,7 +12,7 @@ import numpy as np, torch
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.collab import EmbeddingDotBias, EmbeddingNN
-from .core import MissingPathError, PathInTheWayError
+from .core import MissingPathError, PathInTheWayError, checks, IsA
 from .learner import CollabModel, emb_layers
 from .recommend import Recommender
 
@@ -99,6 +99,7 @@ def _check_target(path:Path, overwrite:bool):
                                   "overwrite=True replaces only a saved model; choose another folder")
 
 # %% ../nbs/06b_save_load.ipynb #63cd4e7d
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def save_collab(learn, # a `Learner`, a model with `dls`, or a `Recommender`
                 path, # the folder to write (created if needed)
                 dls=None, overwrite:bool=False) -> Path:

@@ -57,9 +57,10 @@ def write_movielens(ratings, # a frame with the columns of `load_ratings`
 # %% ../nbs/10_scale.ipynb #425a222c
 def _mb(x) -> float: return x / 2**20
 
+@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def memory_table(ratings, dls, model=None) -> pd.DataFrame:
     "Megabytes, and bytes per rating, of what training on `ratings` holds: the frame, the codes in `dls`, the engine's tensors, `model`'s parameters and Adam's state"
-    tensors = sum(t.nbytes for ds in (dls.train_ds, dls.valid_ds) for t in collab_tensors(ds))
+    tensors = sum(t.nbytes for ds in (dls.train_ds, dls.valid_ds) for t in collab_tensors(ds) if t is not None)
     codes = sum(ds.items.memory_usage(index=False, deep=True).sum() for ds in (dls.train_ds, dls.valid_ds))
     params = sum(p.nbytes for p in model.parameters()) if model is not None else 0
     rows = {'ratings frame (load_ratings)': ratings.memory_usage(deep=True).sum(), 'codes (TabularPandas in the DataLoaders)': codes,

@@ -12,7 +12,7 @@ __all__ = ['sparse_embeddings', 'sum_rows', 'adam_', 'row_adam_step', 'RowOptimi
 import numpy as np, torch
 from torch import nn
 from fastai.optimizer import Optimizer, weight_decay, average_grad, average_sqr_grad, adam_step
-from .core import checks, Count, Number, Fraction, Choice
+from .core import checks, Number
 
 # %% ../nbs/10_scale.ipynb #ed3657e5
 def sparse_embeddings(model:nn.Module, sparse:bool=True) -> nn.Module:

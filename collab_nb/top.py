@@ -65,7 +65,7 @@ def bag_mean(idx, flat, starts, counts, weight):
     return (bags / lens.clamp(min=1).sqrt()[:, None])[inv]
 
 # %% ../nbs/09_top.ipynb #cb5680f8
-@checks(n_bins=Count())
+@checks(n_bins=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
 def time_features(dls, n_bins:int=30) -> dict:
     "The time bin (1..`n_bins`; 0: unknown) of each day in the vocab of `dls`'s third column, and the sorted (user, day) keys seen in training"
     check_count(n_bins, 'n_bins')
@@ -82,7 +82,7 @@ def time_features(dls, n_bins:int=30) -> dict:
 # %% ../nbs/09_top.ipynb #566e3d2f
 class ImplicitDotProductBias(CollabModel):
     "`DotProductBias` where a user is also the movies they rated and a movie the users who rated it (SVD++ both ways), with optional day biases and side features"
-    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), n_levels=Count(0))
+    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), n_levels=Count(0), y_range=Pair(none=True))
     def __init__(self, n_users:int, n_items:int,
                  pairs, # (n, 2) (user, item) indices: who rated what, the implicit feedback
                  n_factors:int=50, y_range=(0, 5.5),
