@@ -12,7 +12,7 @@ from fastai.torch_core import to_np
 from fastai.learner import Learner
 from fastai.metrics import AccumMetric
 from .learner import model_dls
-from .core import checks, Count, Number, IsA
+from .core import checks, Count, Number, OneOrMore, IsA
 from fastai.tabular.model import get_emb_sz
 from .neural_net import CollabNN
 
@@ -32,7 +32,7 @@ def rating_values(dls) -> torch.Tensor:
 # %% ../nbs/04_cross_entropy.ipynb #06723eb0
 class CollabClassifier(CollabNN):
     "`CollabNN` with one logit per rating class (no softmax: pair it with `CrossEntropyLossFlat`)"
-    @checks(n_classes=Count(2), ps=Number(ge=0, lt=1))
+    @checks(n_classes=Count(2), ps=OneOrMore(Number(ge=0, lt=1)))
     def __init__(self, user_sz, item_sz, n_classes:int, layers=(100,), ps=0.1):
         if n_classes < 2: raise ValueError(f"a classifier needs at least 2 classes, got {n_classes}")
         super().__init__(user_sz, item_sz, layers=layers, ps=ps, y_range=None, n_out=n_classes)

@@ -15,8 +15,8 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['BYTES_PER_RATING', 'RECORDS_ENV', 'RECORDS_META', 'TASKS', 'PROTOCOLS', 'MissingPathError', 'PathInTheWayError',
            'UnwritablePathError', 'DatasetTooLargeError', 'ClearKeyError', 'MissingColumnError', 'shown', 'check_count',
-           'check_fraction', 'check_number', 'Count', 'Number', 'Fraction', 'Choice', 'Pair', 'IsA', 'Function',
-           'check_args', 'checks', 'need_cols', 'need_files', 'available_memory', 'check_memory', 'PeakRSS',
+           'check_fraction', 'check_number', 'Count', 'Number', 'Fraction', 'Choice', 'Pair', 'OneOrMore', 'IsA',
+           'Function', 'check_args', 'checks', 'need_cols', 'need_files', 'available_memory', 'check_memory', 'PeakRSS',
            'bars_render', 'to_markdown', 'record_path', 'read_record', 'record_note', 'Recipe']
 
 # %% ../nbs/80_core.ipynb #9d6d3039
@@ -62,12 +62,12 @@ def check_fraction(value, name:str) -> float:
 
 # %% ../nbs/80_core.ipynb #fcf2e824
 def check_number(value, name:str, gt=None, ge=None, lt=None, le=None) -> float:
-    "`value` as a float; a `ValueError` naming `name` unless it is a finite number (not a bool or text) inside the bounds given (`gt`: greater than, `ge`: at least, ...)"
+    "`value` as a Python number (an int stays an int); a `ValueError` naming `name` unless it is a finite number (not a bool or text) inside the bounds given (`gt`: greater than, `ge`: at least, ...)"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {shown(value)}")
     for bound, ok, says in ((gt, lambda b: value > b, '>'), (ge, lambda b: value >= b, '>='), (lt, lambda b: value < b, '<'), (le, lambda b: value <= b, '<=')):
         if bound is not None and not ok(bound): raise ValueError(f"{name} must be a number {says} {bound:g}, got {shown(value)}")
-    return float(value)
+    return int(value) if isinstance(value, (int, np.integer)) else float(value)   # as given: 2 stays 2, for the messages that show it
 
 # %% ../nbs/80_core.ipynb #7a052bb7
 class Count:
@@ -118,6 +118,18 @@ class Pair:
     @property
     def example(self): return (0, 5.5)
     def __repr__(self): return f'Pair({self.rule!r})'
+
+class OneOrMore:
+    "Rule of `checks`: one value that passes `rule`, or a non-empty list or tuple of them (a dropout for every layer, or one for each)"
+    def __init__(self, rule): self.rule = rule
+    def __call__(self, value, name):
+        if isinstance(value, (list, tuple)):
+            if not value: raise ValueError(f"{name} must be one value or a non-empty list of them, got {shown(value)}")
+            return type(value)(self.rule(v, name) for v in value)
+        return self.rule(value, name)
+    @property
+    def example(self): return self.rule.example
+    def __repr__(self): return f'OneOrMore({self.rule!r})'
 
 class IsA:
     "Rule of `checks`: an instance of a class named `cls_name` (by name, so the ground floor imports no torch); `what` says what is expected"

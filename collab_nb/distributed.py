@@ -132,10 +132,10 @@ def free_port() -> int:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 # %% ../nbs/10_scale.ipynb #c4e4c511
-@checks(n=Count(), n_cores=Count())
-def check_processes(n:int, n_cores:int|None=None) -> int:
-    "`n` processes, checked: a whole number >= 1, and on CPUs no more than the cores (each would wait for the others on every step)"
-    check_count(n, 'processes')
+@checks(processes=Count(), n_cores=Count())
+def check_processes(processes:int, n_cores:int|None=None) -> int:
+    "`processes`, checked: a whole number >= 1, and on CPUs no more than the cores (each would wait for the others on every step)"
+    n = processes
     n_cores = n_cores or os.cpu_count() or 1
     if n > n_cores and not torch.cuda.is_available():
         raise ValueError(f"processes={n} is more than this machine's {n_cores} CPU cores: data-parallel processes all-reduce at every step, "
@@ -291,7 +291,7 @@ def grad_bytes(model:nn.Module, batch) -> dict:
     return {'dense': dense, 'sparse': sparse}
 
 # %% ../nbs/10_scale.ipynb #239e9198
-@checks(n_users=Count(), n_items=Count(), n_factors=Count(), bs=Count(), processes=Count(), sparse_per_rating=Number(ge=0))
+@checks(n_users=Count(0), n_items=Count(0), n_factors=Count(), bs=Count(), processes=Count(), sparse_per_rating=Number(ge=0))
 def comm_per_step(n_users:int, n_items:int, n_factors:int=50, bs:int=8192, processes:int=2, sparse_per_rating:float|None=None) -> dict:
     "Bytes each process sends per step to average a dot-product model's gradients: dense (ring all-reduce of every row) and sparse (all-gather of its batch's rows: `sparse_per_rating` bytes a rating, at most each rating its own user and movie)"
     per_row = 4 * (n_factors + 1)   # a factor row and a bias, float32

@@ -186,7 +186,7 @@ def _check_fold_in(model, rec):
     finally:
         for emb in [l for l in emb_layers(model, is_item=False) if l is not None]: emb.weight = nn.Parameter(emb.weight[:-1], requires_grad=False)
 
-@checks(wd=Number(ge=0), wd_bias=Number(ge=0), steps=Count(), lr=Number(gt=0))
+@checks(wd=Number(ge=0), wd_bias=Number(ge=0), steps=Count(0), lr=Number(gt=0))
 def fold_in(rec, ratings:dict, # {item: rating} of the new user
             wd:float=30., # pull of the user's factors toward the average user
             wd_bias:float=10., # pull of the user's bias toward the average bias
