@@ -150,9 +150,9 @@ class Function:
     example = staticmethod(lambda *args, **kwargs: None)
     def __repr__(self): return 'Function()'
 
-def check_args(f, rules:dict, args:tuple, kwargs:dict):
+def check_args(f, rules:dict, args:tuple, kwargs:dict, sig=None):
     "The `args` and `kwargs` of a call of `f`, each named in `rules` checked (and converted) by its rule; `None` passes where it is the default"
-    sig = inspect.signature(f)
+    sig = sig or inspect.signature(f)
     try: bound = sig.bind(*args, **kwargs)
     except TypeError as e: raise TypeError(f"{f.__qualname__}(): {e}") from None
     for name, rule in rules.items():
@@ -165,11 +165,12 @@ def check_args(f, rules:dict, args:tuple, kwargs:dict):
 def checks(**rules):
     "Decorator: check the arguments named in `rules` (`Count()`, `Number(gt=0)`, ...) at the function's entry, before any work (`check_args`)"
     def deco(f):
-        unknown = sorted(set(rules) - set(inspect.signature(f).parameters))
+        sig = inspect.signature(f)   # once: a checked function may be called at every batch
+        unknown = sorted(set(rules) - set(sig.parameters))
         if unknown: raise TypeError(f"checks: {f.__qualname__} has no parameter(s) {unknown}")
         @functools.wraps(f)
         def _checked(*args, **kwargs):
-            args, kwargs = check_args(f, rules, args, kwargs)
+            args, kwargs = check_args(f, rules, args, kwargs, sig)
             return f(*args, **kwargs)
         _checked.__checks__ = {**getattr(f, '__checks__', {}), **rules}
         return _checked

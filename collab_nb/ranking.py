@@ -6,7 +6,7 @@ Docs: https://collab-nb.github.io/collab_nb/ranking.html.md"""
 
 # %% ../nbs/08_ranking.ipynb #b989170d
 from __future__ import annotations
-import time, warnings, importlib.util
+import itertools, time, warnings, importlib.util
 from dataclasses import dataclass
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
@@ -92,14 +92,15 @@ def is_seen(keys, users, items, n_items:int) -> torch.Tensor:
 def sample_negatives(users, keys, n_items:int, generator=None) -> torch.Tensor:
     "For each of `users`, an item drawn uniformly from those it has no interaction with (never index 0, fastai's `#na#`); redrawn until it is one"
     users = torch.as_tensor(users)
-    if len(users):   # a user with every item seen has no negative to draw: refuse, never redraw forever
-        u, n_seen = torch.unique(torch.div(keys, n_items, rounding_mode='floor'), return_counts=True)
-        full = u[(n_seen >= n_items - 1) & torch.isin(u, users)]
-        if len(full): raise ValueError(f"users {full[:5].tolist()} (by index) have an interaction with every one of the {n_items - 1} items: "
-                                       "no negative to sample for them (drop them, or rank among more items)")
     neg = torch.randint(1, n_items, (len(users),), generator=generator)
     bad = is_seen(keys, users, neg, n_items)
-    while bad.any():
+    for rounds in itertools.count():
+        if not bad.any(): break
+        if rounds == 50:   # still drawing: a user with every item seen has no negative at all; refuse rather than redraw forever
+            u, n_seen = torch.unique(torch.div(keys, n_items, rounding_mode='floor'), return_counts=True)
+            full = u[(n_seen >= n_items - 1) & torch.isin(u, users[bad])]
+            if len(full): raise ValueError(f"users {full[:5].tolist()} (by index) have an interaction with every one of the {n_items - 1} items: "
+                                           "no negative to sample for them (drop them, or rank among more items)")
         neg[bad] = torch.randint(1, n_items, (int(bad.sum()),), generator=generator)
         bad[bad.clone()] = is_seen(keys, users[bad], neg[bad], n_items)
     return neg
