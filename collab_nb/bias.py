@@ -39,14 +39,14 @@ def _names(dls, is_item=True):
     n_users_items(dls)
     return list(dls.classes.values())[1 if is_item else 0]
 
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(names=Anything('item names or ids, each looked up in the vocab, which refuses unknown ones with close matches'))
 def item_index(dls, names, is_item=True):
     "Indices of `names` (titles or ids) in the item (or user) vocab of `dls`; an `UnknownIdError` with close matches for unknown names"
     c2i = {v: i for i, v in enumerate(_names(dls, is_item)) if i > 0}
     return lookup(c2i, names, 'item' if is_item else 'user')
 
 # %% ../nbs/02_bias.ipynb #16b3c918
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def get_biases(learn, dls=None, is_item=True) -> pd.Series:
     "Learned item (or user) biases by name, lowest first"
     model, dls = model_dls(learn, dls)
@@ -54,7 +54,7 @@ def get_biases(learn, dls=None, is_item=True) -> pd.Series:
     if bias is None: raise TypeError(f"{type(model).__name__} has no biases")
     return pd.Series(to_np(bias.weight.detach().cpu())[1:, 0], index=_names(dls, is_item)[1:], name='bias').sort_values()
 
-@checks(n=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(n=Count())
 def bias_table(learn, dls=None, n:int=5, is_item=True) -> pd.DataFrame:
     "The `n` lowest and `n` highest item (or user) biases, with names"
     check_count(n, 'n')
@@ -62,7 +62,7 @@ def bias_table(learn, dls=None, n:int=5, is_item=True) -> pd.DataFrame:
     return pd.concat([b.head(n).to_frame().assign(end='lowest'), b.tail(n)[::-1].to_frame().assign(end='highest')])
 
 # %% ../nbs/02_bias.ipynb #553d5c75
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def get_factors(learn, dls=None, is_item=True) -> pd.DataFrame:
     "Learned item (or user) factors, one row a name"
     model, dls = model_dls(learn, dls)
@@ -74,7 +74,7 @@ def _counts(dls, is_item=True):
     col = list(dls.classes)[1 if is_item else 0]
     return dls.train_ds.items[col].value_counts()
 
-@checks(n=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(n=Count(), items=Many(none=True), ax=Anything('a matplotlib Axes to draw on (None: a new figure)'), figsize=Many(Number(gt=0), n=2))
 def plot_factor_pca(learn, dls=None, n:int=50, items=None, ax=None, figsize=(10, 8)):
     "Items (the `n` most rated by default) placed by the first two principal components of their factors"
     model, dls = model_dls(learn, dls)
@@ -90,7 +90,7 @@ def plot_factor_pca(learn, dls=None, n:int=50, items=None, ax=None, figsize=(10,
     return ax
 
 # %% ../nbs/02_bias.ipynb #f0f35fe8
-@checks(n=Count(), min_ratings=Count(0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(n=Count(), min_ratings=Count(0), item=Anything('an item name or id, looked up in the vocab, which refuses an unknown one with close matches'))
 def most_similar(learn, item, dls=None, n:int=5, min_ratings:int=20, is_item=True) -> pd.DataFrame:
     "The `n` items (or users) with at least `min_ratings` training ratings whose factors are closest to `item`'s (cosine)"
     check_count(n, 'n')
@@ -110,7 +110,7 @@ def most_similar(learn, item, dls=None, n:int=5, min_ratings:int=20, is_item=Tru
                         index=[names[j] for j in top.indices.tolist()])
 
 # %% ../nbs/02_bias.ipynb #294e0f56
-@checks(height=Number(gt=0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(height=Number(gt=0))
 def plot_preds(learn, dls=None, dl=None, height:float=5):
     "Hexbin joint plot of predicted against true ratings on `dl` (default: the validation set)"
     p, t = get_preds_targs(learn, dls, dl)

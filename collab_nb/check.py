@@ -9,7 +9,7 @@ from __future__ import annotations
 import os, sys, time, platform, urllib.request
 from pathlib import Path
 from .data import DATASETS, COURSE_DATASETS, DATASET_FILES
-from .core import checks, Count, Number
+from .core import checks, Count, Number, Function
 
 # %% auto #0
 __all__ = ['MIN_VERSIONS', 'OPTIONAL_LIBS', 'check_versions', 'check_device', 'check_optional', 'default_data_path', 'check_home',
@@ -79,6 +79,7 @@ def check_home() -> list:
     except OSError as e: return [('FIX', f"FASTAI_HOME={home} cannot be used by fastai ({type(e).__name__}: {e.strerror or e}): point it at a folder you can read and write")]
     return []
 
+@checks(reachable=Function('a function (url) -> bool'))
 def check_data(data_path=None, reachable=_reachable):
     "For each data set the lessons read (`COURSE_DATASETS`; lesson 10's large ones are downloaded when asked for): found (and where), or downloadable, or a FIX line"
     data_path = Path(data_path) if data_path is not None else default_data_path()
@@ -123,6 +124,7 @@ def check_training(data_path=None, n_ratings:int=100_000, max_seconds:float=10):
     return [('OK', msg)]
 
 # %% ../nbs/80_check.ipynb #ea3da6ec
+@checks(reachable=Function('a function (url) -> bool'))
 def setup_report(data_path=None, reachable=_reachable, train:bool=True):
     "Every check, as a list of (status, message)"
     res = check_versions()

@@ -12,7 +12,7 @@ from fastai.torch_core import to_np
 from fastai.learner import Learner
 from fastai.metrics import AccumMetric
 from .learner import model_dls
-from .core import checks, Count, Number, OneOrMore, IsA
+from .core import checks, Count, Number, OneOrMore, IsA, Many
 from fastai.tabular.model import get_emb_sz
 from .neural_net import CollabNN
 
@@ -20,7 +20,7 @@ from .neural_net import CollabNN
 __all__ = ['rating_values', 'CollabClassifier', 'expected_rating', 'argmax_rating', 'get_logits', 'ExpectedRMSE']
 
 # %% ../nbs/04_cross_entropy.ipynb #e967b058
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def rating_values(dls) -> torch.Tensor:
     "The rating each class stands for, from the vocab of `dls` (built with a `CategoryBlock` target)"
     vocab = getattr(dls, 'vocab', None)
@@ -32,7 +32,7 @@ def rating_values(dls) -> torch.Tensor:
 # %% ../nbs/04_cross_entropy.ipynb #06723eb0
 class CollabClassifier(CollabNN):
     "`CollabNN` with one logit per rating class (no softmax: pair it with `CrossEntropyLossFlat`)"
-    @checks(n_classes=Count(2), ps=OneOrMore(Number(ge=0, lt=1)))
+    @checks(n_classes=Count(2), ps=OneOrMore(Number(ge=0, lt=1)), user_sz=Many(Count(), n=2), item_sz=Many(Count(), n=2), layers=Many(Count()))
     def __init__(self, user_sz, item_sz, n_classes:int, layers=(100,), ps=0.1):
         if n_classes < 2: raise ValueError(f"a classifier needs at least 2 classes, got {n_classes}")
         super().__init__(user_sz, item_sz, layers=layers, ps=ps, y_range=None, n_out=n_classes)
@@ -51,22 +51,28 @@ def _class_values(logits, values):
         raise ValueError(f"expected scores of shape (n, {len(values)}), one per class, got {tuple(logits.shape)}")
     return values
 
+@checks(logits=IsA('Tensor', 'a torch Tensor'),
+        values=IsA('Tensor', 'the rating of each class: a tensor or a list', also=('list', 'tuple', 'ndarray')))
 def expected_rating(logits, values, from_logits:bool=True) -> torch.Tensor:
     "The expected rating, sum over classes of class value times probability, from logits (or probabilities)"
     values = _class_values(logits, values)
     probs = torch.softmax(logits.float(), dim=1) if from_logits else logits.float()
     return (probs * values).sum(1)
 
+@checks(logits=IsA('Tensor', 'a torch Tensor'),
+        values=IsA('Tensor', 'the rating of each class: a tensor or a list', also=('list', 'tuple', 'ndarray')))
 def argmax_rating(logits, values) -> torch.Tensor:
     "The rating of the most probable class"
     return _class_values(logits, values)[logits.argmax(1)]
 
+@checks()
 def get_logits(learn, dl=None):
     "A classifier's raw outputs and class targets on `dl` (default: the validation set), leaving `learn.recorder` as it was"
     with learn.no_bar(), learn.removed_cbs(learn.recorder): out, targs = learn.get_preds(dl=dl, act=lambda o: o)
     return out, targs.view(-1).long()
 
 # %% ../nbs/04_cross_entropy.ipynb #4cc0a356
+@checks(values=IsA('Tensor', 'the rating of each class: a tensor or a list, or the DataLoaders', also=('list', 'tuple', 'ndarray', 'DataLoaders')))
 def ExpectedRMSE(values, name:str='expected_rmse'):
     "A metric for `Learner`: RMSE of a classifier's expected rating; `values` are the class ratings (or the `dls`)"
     if hasattr(values, 'vocab'): values = rating_values(values)

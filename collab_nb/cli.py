@@ -6,13 +6,13 @@ Docs: https://collab-nb.github.io/collab_nb/cli.html.md"""
 
 # %% ../nbs/82_cli.ipynb #288a4476
 from __future__ import annotations
-import functools, os, sys, json, subprocess, tempfile
+import functools, inspect, os, sys, json, subprocess, tempfile
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from fastcore.script import call_parse
 from .core import check_count, MissingPathError, PathInTheWayError, UnwritablePathError, to_markdown, bars_render
-from .core import check_args, checks, Count, Number, Fraction
+from .core import check_args, checks, derived_rules, Count, Number, Fraction, Many, Text, Location
 from .registry import recipes
 # Each command imports the lessons' modules it runs, when it runs: `--help` and `collab-nb-check` load no model and no library of lesson 10
 
@@ -26,21 +26,24 @@ USER_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)
 @checks(status=Count(0))
 @contextmanager
 def exits(cmd:str, status:int):
-    "Turn a user's mistake raised in the block into one line on stderr, `cmd: error: ...`, and exit `status` (2: usage, 1: failure); of several processes, only the first (`RANK` 0, as fastai's `rank_distrib` reads it) says it"
+    "Turn a user's mistake raised in the block into one line on stderr, `cmd: error: ...`, and an exit: 2 for a refusal of what the user gave (a `ValueError`, `TypeError` or `KeyError`, found before or during the work), `status` for the rest (a file that cannot be read or written, a library that does not import); of several processes, only the first (`RANK` 0, as fastai's `rank_distrib` reads it) says it"
     try: yield
     except USER_ERRORS as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         if not int(os.environ.get('RANK', 0)): print(f'{cmd}: error: {msg}', file=sys.stderr, flush=True)
-        sys.exit(status)
+        sys.exit(2 if isinstance(e, (ValueError, TypeError, KeyError)) else status)
 
+@checks()
 def usage(cmd:str, **rules):
-    "Decorator of a command: check its flags named in `rules` (core's `Count()`, `Number(gt=0)`, ...) at its entry; a bad one ends it with one line and exit status 2"
+    "Decorator of a command: check its flags at its entry, those named in `rules` (core's `Count()`, `Number(gt=0)`, ...) by their rule and the others as `checks` derives theirs; a bad one ends it with one line and exit status 2"
     def deco(f):
+        sig = inspect.signature(f)
+        every = {**derived_rules(sig, rules), **rules}
         @functools.wraps(f)
         def _command(*args, **kwargs):
-            with exits(cmd, 2): args, kwargs = check_args(f, rules, args, kwargs)
+            with exits(cmd, 2): args, kwargs = check_args(f, every, args, kwargs, sig)
             return f(*args, **kwargs)
-        _command.__checks__ = rules
+        _command.__checks__ = every
         return _command
     return deco
 
@@ -51,6 +54,7 @@ def data_folders() -> list:
     except OSError: sets = []
     return [data.resolve(), *sets]
 
+@checks(suffixes=Many(Text()), out=Location(none=True))
 def writable_file(out, overwrite:bool=False, suffixes=('.csv', '.md')) -> Path|None:
     "Check, before any work, that the file `out` may be written: a known suffix, an existing writable folder, not there unless `overwrite`"
     if out is None: return None
@@ -66,6 +70,7 @@ def writable_file(out, overwrite:bool=False, suffixes=('.csv', '.md')) -> Path|N
     return out
 
 # %% ../nbs/82_cli.ipynb #585ecfc6
+@checks()
 def write_atomic(out:Path, text:str):
     "Write `text` to `out` through a temporary file beside it, so that a failure leaves no partial file"
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f'.{out.name}.')
@@ -226,6 +231,7 @@ def collab_nb_train(
     with exits('collab-nb-train', 2):   # lesson 10's module, and its libraries (accelerate, torch.distributed): a missing one is one line too
         from fastai.torch_core import rank_distrib, num_distrib
         from collab_nb.distributed import check_train_args, check_train_data, check_processes, spawn_launcher
+        from collab_nb.data import check_split
         from collab_nb.registry import trainable, train
     launched = num_distrib() > 1
     with exits('collab-nb-train', 2):
@@ -233,6 +239,7 @@ def collab_nb_train(
         if launched and processes > 1: raise ValueError(f"--processes {processes} under accelerate launch, which started {num_distrib()}: leave --processes out")
         check_processes(num_distrib() if launched else processes)
         check_train_args(dataset, trainable(recipe), bs, epochs, max(processes, num_distrib()))
+        check_split(split or ('u1' if dataset == 'ml-100k' else 'random'), dataset)
         check_train_data(dataset, path, max(processes, num_distrib()))   # before any process starts: the files there, memory for all of them
         out = writable_file(out, overwrite, suffixes=('.json',)) if out is not None and not rank_distrib() else None
     kw = dict(dataset=dataset, split=split, recipe=recipe, bs=bs, epochs=epochs, lr=lr, wd=wd, sparse=sparse, seed=seed, path=path)
@@ -257,6 +264,7 @@ def collab_nb_train(
 
 # %% ../nbs/82_cli.ipynb #71e55496
 @call_parse
+@usage('collab-nb-check')
 def collab_nb_check(
     data:str=None, # the data folder to check (default: $FASTAI_HOME/data, or ~/.fastai/data)
     no_train:bool=False, # skip the short training run
@@ -273,6 +281,7 @@ def collab_nb_check(
 
 # %% ../nbs/82_cli.ipynb #a85e76a3
 @call_parse
+@usage('collab-nb-exercises')
 def collab_nb_exercises(out_dir:str, # the folder to write the student notebooks into
                         nbs:str=None, # the folder of the course notebooks (default: found around here, or beside the installed package)
                         overwrite:bool=False): # write into a non-empty folder
@@ -284,6 +293,7 @@ def collab_nb_exercises(out_dir:str, # the folder to write the student notebooks
     print(f"wrote {len(written)} student notebooks with {n} exercises to {out_dir}")
 
 @call_parse
+@usage('collab-nb-handouts')
 def collab_nb_handouts(out_dir:str, # the folder to write the HTML pages into
                        nbs:str=None, # the folder of the executed course notebooks (default: found around here, or beside the installed package)
                        student:bool=False, # leave the exercise solutions out

@@ -6,18 +6,20 @@ Docs: https://collab-nb.github.io/collab_nb/core.html.md"""
 
 # %% ../nbs/80_core.ipynb #58057392
 from __future__ import annotations
-import functools, inspect, json, math, os, sys
+import copy, functools, inspect, json, math, os, re, sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['BYTES_PER_RATING', 'RECORDS_ENV', 'RECORDS_META', 'TASKS', 'PROTOCOLS', 'MissingPathError', 'PathInTheWayError',
-           'UnwritablePathError', 'DatasetTooLargeError', 'ClearKeyError', 'MissingColumnError', 'shown', 'check_count',
-           'check_fraction', 'check_number', 'Count', 'Number', 'Fraction', 'Choice', 'Pair', 'OneOrMore', 'IsA',
-           'Function', 'check_args', 'checks', 'need_cols', 'need_files', 'available_memory', 'check_memory', 'PeakRSS',
-           'bars_render', 'to_markdown', 'record_path', 'read_record', 'record_note', 'Recipe']
+__all__ = ['LEARNER_LIKE', 'CONVENTIONS', 'ANNOTATIONS', 'BYTES_PER_RATING', 'RECORDS_ENV', 'RECORDS_META', 'TASKS', 'PROTOCOLS',
+           'MissingPathError', 'PathInTheWayError', 'UnwritablePathError', 'DatasetTooLargeError', 'ClearKeyError',
+           'MissingColumnError', 'shown', 'check_count', 'check_fraction', 'check_number', 'Count', 'Number',
+           'Fraction', 'Choice', 'Pair', 'OneOrMore', 'IsA', 'Function', 'check_args', 'Flag', 'Text', 'Location',
+           'Frame', 'Many', 'Anything', 'annotation_text', 'derived_rules', 'checks', 'need_cols', 'need_files',
+           'available_memory', 'check_memory', 'PeakRSS', 'bars_render', 'to_markdown', 'record_path', 'read_record',
+           'record_note', 'Recipe']
 
 # %% ../nbs/80_core.ipynb #9d6d3039
 class MissingPathError(FileNotFoundError, ValueError):
@@ -133,19 +135,21 @@ class OneOrMore:
 
 class IsA:
     "Rule of `checks`: an instance of a class named `cls_name` (by name, so the ground floor imports no torch); `what` says what is expected"
-    def __init__(self, cls_name:str, what:str=''): self.cls_name, self.what = cls_name, what or cls_name
+    def __init__(self, cls_name:str, what:str='', none:bool=False, also:tuple=()): self.names, self.what, self.none = {cls_name, *also}, what or cls_name, none
     def __call__(self, value, name):
-        if not any(c.__name__ == self.cls_name for c in type(value).__mro__):
+        if value is None and self.none: return value
+        if not any(c.__name__ in self.names for c in type(value).__mro__):
             raise TypeError(f"{name} must be {self.what}, got {type(value).__name__}")
         return value
     example = None   # no example: a caller must pass a real one
     def __repr__(self): return f'IsA({self.cls_name!r})'
 
 class Function:
-    "Rule of `checks`: a function (anything callable); `what` says what it must do"
-    def __init__(self, what:str='a function'): self.what = what
+    "Rule of `checks`: a function (anything callable); `what` says what it must do; `none`: None too"
+    def __init__(self, what:str='a function', none:bool=False): self.what, self.none = what, none
     def __call__(self, value, name):
-        if not callable(value): raise TypeError(f"{name} must be {self.what}, got {type(value).__name__}")
+        if value is None and self.none: return value
+        if not callable(value): raise TypeError(f"{name} must be {self.what}, got {shown(value)}")
         return value
     example = staticmethod(lambda *args, **kwargs: None)
     def __repr__(self): return 'Function()'
@@ -162,21 +166,137 @@ def check_args(f, rules:dict, args:tuple, kwargs:dict, sig=None):
         bound.arguments[name] = rule(v, name)
     return bound.args, bound.kwargs
 
+# `checks` is below, after the rules it derives
+
+# %% ../nbs/80_core.ipynb #4fad43f2
+class Flag:
+    "Rule of `checks`: True or False (numpy's too); not text such as 'no' (which Python takes as true), a number or None"
+    def __call__(self, value, name):
+        if not isinstance(value, (bool, np.bool_)): raise TypeError(f"{name} must be True or False, got {shown(value)}")
+        return bool(value)
+    example = False
+    def __repr__(self): return 'Flag()'
+
+class Text:
+    "Rule of `checks`: a string with something in it (a name, a column, a title); `empty`: '' too; `none`: None too"
+    def __init__(self, empty:bool=False, none:bool=False): self.empty, self.none = empty, none
+    def __call__(self, value, name):
+        if value is None and self.none: return value
+        if not isinstance(value, str): raise TypeError(f"{name} must be text (a str), got {shown(value)}")
+        if not self.empty and not value.strip(): raise ValueError(f"{name} must be non-empty text, got {value!r}")
+        return value
+    example = 'x'
+    def __repr__(self): return 'Text()'
+
+class Location:
+    "Rule of `checks`: a path, as non-empty text or an `os.PathLike` (a `Path`), given as it is; `none`: None too"
+    def __init__(self, none:bool=False): self.none = none
+    def __call__(self, value, name):
+        if (value is None and self.none) or isinstance(value, os.PathLike): return value
+        if not isinstance(value, str): raise TypeError(f"{name} must be a path (text or a Path), got {shown(value)}")
+        if not value.strip(): raise ValueError(f"{name} must be a path, got {value!r}")
+        return value
+    example = '.'
+    def __repr__(self): return 'Location()'
+
+class Frame:
+    "Rule of `checks`: a pandas DataFrame holding the columns `cols`, with at least one row unless `empty`; `none`: None too"
+    def __init__(self, *cols, empty:bool=False, none:bool=False): self.cols, self.empty, self.none = cols, empty, none
+    def __call__(self, value, name):
+        if value is None and self.none: return value
+        if not isinstance(value, pd.DataFrame): raise TypeError(f"{name} must be a pandas DataFrame, got {type(value).__name__}")
+        missing = [c for c in self.cols if c not in value.columns]
+        if missing: raise MissingColumnError(f"{name} frame has no column {', '.join(map(repr, missing))} (its columns are {list(value.columns)[:12]})")
+        if not self.empty and not len(value): raise ValueError(f"{name} frame is empty: it must hold at least one row")
+        return value
+    @property
+    def example(self): return pd.DataFrame({c: [1, 2] for c in ('user', 'movie', 'rating', *self.cols)})
+    def __repr__(self): return f'Frame{self.cols}'
+
+class Many:
+    "Rule of `checks`: a list, tuple, array, Series or Index whose values each pass `rule` (None: any value); at least one unless `empty`, exactly `n` if given; `what` says what it holds; `none`: None too"
+    def __init__(self, rule=None, empty:bool=False, n:int|None=None, what:str='a list of values', none:bool=False):
+        self.rule, self.empty, self.n, self.what, self.none = rule, empty, n, what, none
+    def __call__(self, value, name):
+        if value is None and self.none: return value
+        if isinstance(value, (str, bytes, dict, set)) or not hasattr(value, '__len__') or not hasattr(value, '__iter__') or getattr(value, 'ndim', 1) != 1:
+            raise TypeError(f"{name} must be {self.what}, got {shown(value)}")
+        if not self.empty and not len(value): raise ValueError(f"{name} must hold at least one value, got an empty {type(value).__name__}")
+        if self.n is not None and len(value) != self.n: raise ValueError(f"{name} must hold {self.n} values, got {len(value)}: {shown(tuple(value)) if len(value) <= 3 else ''}".rstrip(': '))
+        if self.rule is not None:
+            for v in value: self.rule(v, name)
+        return value
+    @property
+    def example(self): return [self.rule.example if self.rule is not None else 1] * (self.n or 1)
+    def __repr__(self): return f'Many({self.rule!r})'
+
+class Anything:
+    "Rule of `checks`: every value is a valid one here (what a test compares, an object handed on as it is); `why` says why, for the reader and the test that walks the rules"
+    def __init__(self, why:str): self.why = why
+    def __call__(self, value, name): return value
+    example = None
+    def __repr__(self): return f'Anything({self.why!r})'
+
+
+# %% ../nbs/80_core.ipynb #cbb3cf34
+LEARNER_LIKE = IsA('Learner', 'a fastai Learner, a model with its dls, or a Recommender', also=('Module', 'Recommender'))   # what the functions that read a trained model take
+
+CONVENTIONS = {   # a parameter with no rule of its own and no annotation gets the rule of its name, the same across the package
+    'learn': LEARNER_LIKE,
+    'dls': IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'),
+    'ratings': Frame(),
+    'model': IsA('Module', 'a PyTorch model (an nn.Module)'),
+    'dl': IsA('DataLoader', 'a fastai DataLoader'),
+    **{n: Text() for n in ('user_name', 'item_name', 'rating_name', 'movie_name', 'time_name', 'day_name')},
+    **{n: Location() for n in ('path', 'data_path', 'nbs_path', 'out', 'out_dir', 'folder', 'fname')},
+}
+ANNOTATIONS = {   # the rule an annotation implies (its names without their modules: `pd.DataFrame` is `DataFrame`), for a parameter with no rule of its own
+    'bool': Flag(), 'str': Text(), 'Path': Location(), 'Path|str': Location(), 'str|Path': Location(), 'DataFrame': Frame(),
+    'list': Many(empty=True), 'tuple': Many(empty=True), 'dict': IsA('dict', 'a dict'), 'callable': Function(),
+    'Module': IsA('Module', 'a PyTorch model (an nn.Module)'), 'Tensor': IsA('Tensor', 'a torch Tensor'),
+    'Recipe': IsA('Recipe', 'a Recipe'), 'Split': IsA('Split', 'a Split (lesson 5)'), 'DataLoaders': IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'),
+}
+
+def annotation_text(a) -> str|None:
+    "An annotation as `derived_rules` reads it: its text without spaces or module names (`pathlib.Path | None` is `Path|None`); None where there is none"
+    if a is inspect.Parameter.empty: return None
+    s = a if isinstance(a, str) else a.__name__ if isinstance(a, type) else str(a)
+    return re.sub(r'\b(?:\w+\.)+(\w+)', r'\1', s.replace(' ', ''))
+
+def derived_rules(sig, rules=()) -> dict:
+    "The rule of each parameter of `sig` not in `rules`: from its annotation (`ANNOTATIONS`), else its name (`CONVENTIONS`), else a bool default (`Flag`); none where none of those says"
+    out = {}
+    for p in sig.parameters.values():
+        if p.name in rules or p.name == 'self' or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD): continue
+        ann = annotation_text(p.annotation)
+        none = ann is not None and ann.endswith('|None') or p.default is None
+        base = ann[:-5] if ann and ann.endswith('|None') else ann
+        if base in ANNOTATIONS: r = ANNOTATIONS[base]
+        elif ann is None and p.name in CONVENTIONS: r = CONVENTIONS[p.name]
+        elif isinstance(p.default, bool) and ann in (None, 'bool'): r = Flag()
+        else: continue
+        if base == 'str' and p.default == '': r = Text(empty=True)
+        if none and hasattr(r, 'none'): r = copy.copy(r); r.none = True
+        out[p.name] = r
+    return out
+
 def checks(**rules):
-    "Decorator: check the arguments named in `rules` (`Count()`, `Number(gt=0)`, ...) at the function's entry, before any work (`check_args`)"
+    "Decorator: check every argument at the function's entry, before any work (`check_args`): those named in `rules` (`Count()`, `Number(gt=0)`, ...) by their rule, the others by the rule their name, annotation or default gives them (`derived_rules`)"
     def deco(f):
         sig = inspect.signature(f)   # once: a checked function may be called at every batch
         unknown = sorted(set(rules) - set(sig.parameters))
         if unknown: raise TypeError(f"checks: {f.__qualname__} has no parameter(s) {unknown}")
+        every = {**derived_rules(sig, rules), **getattr(f, '__checks__', {}), **rules}
         @functools.wraps(f)
         def _checked(*args, **kwargs):
-            args, kwargs = check_args(f, rules, args, kwargs, sig)
+            args, kwargs = check_args(f, every, args, kwargs, sig)
             return f(*args, **kwargs)
-        _checked.__checks__ = {**getattr(f, '__checks__', {}), **rules}
+        _checked.__checks__ = every
         return _checked
     return deco
 
 # %% ../nbs/80_core.ipynb #9f442f6d
+@checks(df=Anything('need_cols is the check itself: it says what is wrong with the frame, naming it ratings'), cols=Many(Text(), empty=True))
 def need_cols(df, cols):
     "Raise unless `df` is a non-empty DataFrame with all of `cols`, naming the missing ones"
     if not isinstance(df, pd.DataFrame): raise TypeError(f"ratings must be a pandas DataFrame, got {type(df).__name__}")
@@ -188,6 +308,7 @@ def need_cols(df, cols):
         raise MissingColumnError(f"ratings frame has no column {', '.join(map(repr, missing))} (columns are {list(df.columns)}{hint})")
     if len(df) == 0: raise ValueError("ratings frame is empty")
 
+@checks(files=Many(Text()))
 def need_files(path, files, what:str):
     "Raise if any of `files` is missing from folder `path`, naming them and the folder; returns the folder as a `Path`"
     path = Path(path)
@@ -251,6 +372,7 @@ def bars_render() -> bool:
     from fastprogress.fastprogress import IN_NOTEBOOK
     return IN_NOTEBOOK or sys.stdout.isatty()
 
+@checks(df=Frame(empty=True), floatfmt=Text())
 def to_markdown(df, floatfmt='.3f'):
     "A DataFrame as a Markdown table (no extra dependency)"
     fmt = lambda v: (format(v, floatfmt) if isinstance(v, (float, np.floating)) and not np.isnan(v)
@@ -262,6 +384,7 @@ def to_markdown(df, floatfmt='.3f'):
 RECORDS_ENV = 'COLLAB_NB_RECORDS'   # set by tools/benchmark.py: the folder a benchmark run writes its records to
 RECORDS_META = 'records.json'   # beside the records: when, where, how and at which commit each was measured
 
+@checks()
 def record_path(name:str, write:bool=False) -> Path:
     "Where the record `name` is read (or, with `write`, written): `$COLLAB_NB_RECORDS` during a benchmark run (for reading, where it holds the file), else this folder (a lesson's: nbs/)"
     if not isinstance(name, str) or not name or Path(name).name != name: raise ValueError(f"a record is named by a file name, got {name!r}")
@@ -269,6 +392,7 @@ def record_path(name:str, write:bool=False) -> Path:
     if fresh and (write or (Path(fresh)/name).exists()): return Path(fresh)/name
     return Path(name)
 
+@checks()
 def read_record(name:str):
     "The record `name`: a `.csv` as a DataFrame, a `.json` as what it holds; a clear error naming the command that writes it when it is missing"
     p = record_path(name)
@@ -277,6 +401,7 @@ def read_record(name:str):
     if p.suffix == '.json': return json.loads(p.read_text())
     raise ValueError(f"records are .csv or .json files, got {name!r}")
 
+@checks()
 def record_note(name:str) -> str:
     "One line on where the record `name` came from: its date, machine, command and commit (`records.json`), or that it is fresh from this run"
     if os.environ.get(RECORDS_ENV) and record_path(name).parent == Path(os.environ[RECORDS_ENV]): return f"{name}: measured in this run"

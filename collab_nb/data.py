@@ -37,11 +37,13 @@ def _fastai_home():
         raise PathInTheWayError(f"FASTAI_HOME={home} is a file: it must name a folder (fastai keeps its config.ini and data/ there)")
     return home
 
+@checks(dataset=Anything('check_dataset is the check itself: it refuses any other value, naming the data sets'))
 def check_dataset(dataset):
     "Raise unless `dataset` is a name in `DATASETS`"
     if dataset not in DATASETS:
         raise ValueError(f"Unknown dataset {dataset!r}: choose one of {list(DATASETS)}")
 
+@checks()
 def dataset_path(dataset:str='ml-100k', # a name in `DATASETS`: 'ml-100k', 'ml-latest-small', 'ml-25m' or 'ml-32m'
                  path=None): # a folder holding the extracted files; default: `untar_data`'s
     "Folder of MovieLens `dataset`, checked to hold the files the loaders read"
@@ -76,12 +78,14 @@ def _with_titles(ratings, titles):
     "Ratings with their titles, in `RATING_COLS` order"
     return ratings.merge(titles, on='movie', how='left', validate='many_to_one')[RATING_COLS]
 
+@checks()
 def load_ml100k(path=None):
     "MovieLens 100k ratings (`u.data`) with their titles (`u.item`), one row a rating"
     path = dataset_path('ml-100k', path)
     return _with_titles(_read_ml100k(path, 'u.data'), _ml100k_titles(path))
 
 # %% ../nbs/00_data.ipynb #6d9850f3
+@checks()
 def load_ml_latest_small(path=None):
     "MovieLens latest-small ratings (`ratings.csv`, half stars) with their titles (`movies.csv`)"
     path = dataset_path('ml-latest-small', path)
@@ -179,7 +183,7 @@ def _one_id_type(col, name):
         ex = {t: col[types == t].iloc[0] for t in types.unique()[:3]}
         raise TypeError(f"column {name!r} mixes kinds of ids: {ex}: 1 and '1' would be two different {name}s; convert them to one type (e.g. .astype(str))")
 
-@checks(rating_range=Pair())
+@checks(rating_range=Pair(), duplicates=Text())
 def check_ratings(ratings, user_name='user', item_name='movie', rating_name='rating',
                   rating_range=None, # (low, high): refuse ratings outside it
                   duplicates='keep'): # several ratings of one (user, item): 'keep' them all, 'mean' them, or 'error'
@@ -212,6 +216,7 @@ def check_ratings(ratings, user_name='user', item_name='movie', rating_name='rat
     return ratings
 
 # %% ../nbs/00_data.ipynb #c0710558
+@checks()
 def read_fold(fold:str='u1', path=None):
     "Training (`{fold}.base`) and test (`{fold}.test`) ratings of an ML-100k canonical `fold`, with titles"
     if fold not in ML100K_FOLDS: raise ValueError(f"Unknown ML-100k fold {fold!r}: choose one of {list(ML100K_FOLDS)}")
@@ -222,6 +227,7 @@ def read_fold(fold:str='u1', path=None):
 
 SPLITS = ('random', *ML100K_FOLDS)   # the splits known by name: a seeded random share, or an ML-100k fold
 
+@checks(split=Anything('check_split is the check itself: it refuses any other value, naming the splits'))
 def check_split(split, dataset:str|None=None):
     "`split`, checked: a function of the ratings, or a name in `SPLITS` (a fold only for ML-100k, when `dataset` says which); one clear error otherwise"
     if callable(split): return split
@@ -230,6 +236,7 @@ def check_split(split, dataset:str|None=None):
     if split != 'random' and dataset not in (None, 'ml-100k'): raise ValueError(f"{dataset} has no canonical folds: use split='random'")
     return split
 
+@checks()
 def FoldSplitter(fold:str='u1', path=None, user_name='user', movie_name='movie'):
     "Split ML-100k ratings like canonical `fold`: the ratings in `{fold}.test` are the validation set"
     test = read_fold(fold, path)[1]

@@ -37,7 +37,8 @@ def _shared_seed() -> int:
 
 class ShardedCollabDL(TensorCollabDL):
     "The engine's loader for process `rank` of `world_size`: each epoch one permutation shared by all, cut into equal parts, this process serving its own"
-    @checks(bs=Count())
+    @checks(bs=Count(), dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'), rank=Count(0, none=True),
+            world_size=Count(1, none=True))
     def __init__(self, dataset, bs=64, shuffle=False, rank=None, world_size=None, **kwargs):
         self.rank, self.world_size = ifnone(rank, rank_distrib()), max(1, ifnone(world_size, num_distrib()))
         if not 0 <= self.rank < self.world_size: raise ValueError(f"rank must be in 0..{self.world_size - 1}, got {self.rank}")
@@ -56,6 +57,7 @@ def _pack(ts:list, n:int):
     flat = torch.cat([t.reshape(-1) for t in ts])
     return torch.cat([flat, flat.new_zeros(n - len(flat))])
 
+@checks()
 def all_gather_rows(grads:list) -> list:
     "The average over all processes of each sparse gradient in `grads`: every process's rows gathered (their counts, then all rows and all values, in three all-gathers) and summed once per row"
     world, seen = dist.get_world_size(), []
@@ -83,6 +85,7 @@ def _sparse_grad(p):
     if p.grad is not None: return p.grad
     return torch.sparse_coo_tensor(torch.zeros((1, 0), dtype=torch.long, device=p.device), p.new_zeros((0, *p.shape[1:])), p.shape, check_invariants=True)
 
+@checks()
 def sparse_params(model:nn.Module) -> list:
     "The weights of `model`'s `nn.Embedding`s that train with sparse gradients"
     return [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad]
@@ -151,7 +154,7 @@ def cpu_threads(processes:int) -> int:
     return max(1, (os.cpu_count() or 1) // processes)
 
 # %% ../nbs/10_scale.ipynb #ae34a52c
-@checks(bs=Count(), epochs=Count(), processes=Count())
+@checks(bs=Count(), epochs=Count(), processes=Count(), recipe=IsA('Recipe', 'a Recipe (FAST_RECIPE, say)'))
 def check_train_args(dataset:str, recipe:Recipe, bs:int|None=None, epochs:int|None=None, processes:int=1) -> dict:
     "`train_collab`'s choices checked before any work (a known data set; a rating recipe of one model trained by fastai, with `bs`, `epochs`, `lr` and `wd`; a global batch that divides among `processes`): the settings they make"
     check_dataset(dataset)
@@ -252,7 +255,7 @@ def _time_up(ctx, timeout):
                        f"their threads' stacks are printed above")
 
 # %% ../nbs/10_scale.ipynb #970448ed
-@checks(num_processes=Count(), use_port=Count(1024), timeout=Number(gt=0))
+@checks(num_processes=Count(), use_port=Count(1024), timeout=Number(gt=0), function=Function('a function to run in each process'), args=Many(empty=True))
 def spawn_launcher(function, # a function each process imports anew: defined at the top of a module
                    args=(), num_processes:int=2,
                    use_port:str|int|None=None, # the port where the processes meet (default: a free one)
@@ -271,11 +274,13 @@ def spawn_launcher(function, # a function each process imports anew: defined at 
                 if deadline is not None and time.monotonic() > deadline: _time_up(ctx, timeout)
         except torch.multiprocessing.ProcessExitedException as e:
             raise RuntimeError(f"process {e.error_index} of {num_processes} exited with code {e.exit_code} before it finished: its error is printed above") from None
-        finally:   # however the launch ends (an error, the timeout, an interrupt), no process is left running
+        finally:   # however the launch ends (an error, the timeout, an interrupt), no process is left running, and no file of PyTorch's behind
             for p in ctx.processes:
                 if p.is_alive(): p.kill(); p.join()
+            for f in getattr(ctx, 'error_files', ()): Path(f).unlink(missing_ok=True)   # where a process writes its error: left in the temporary folder when it fails
 
 # %% ../nbs/10_scale.ipynb #0184eb83
+@checks(batch=Anything('a batch as the model\'s DataLoader serves it; the model\'s forward checks its shape'))
 def grad_bytes(model:nn.Module, batch) -> dict:
     "Bytes of `model`'s gradient after one backward on `batch` (x, y): as an all-reduce of dense gradients sends it, and as its sparse rows and their indices"
     x, y = batch

@@ -21,7 +21,7 @@ __all__ = ['DotProduct', 'create_params', 'HandEmbedding']
 # %% ../nbs/01_dot_product.ipynb #6d1a5fcc
 class DotProduct(CollabModel):
     "Rating as the dot product of a user's and an item's latent factors, optionally squashed into `y_range`"
-    @checks(n_users=Count(), n_items=Count(), n_factors=Count(), y_range=Pair())
+    @checks(n_users=Count(), n_items=Count(), n_factors=Count(), y_range=Pair(), emb=Function('an embedding layer class'))
     def __init__(self, n_users:int, n_items:int, n_factors:int=50, y_range=None,
                  emb=Embedding): # the embedding layer: fastai's `Embedding`, or `HandEmbedding`
         self.u_weight, self.i_weight = emb(n_users, n_factors), emb(n_items, n_factors)
@@ -32,6 +32,7 @@ class DotProduct(CollabModel):
         return res if self.y_range is None else sigmoid_range(res, *self.y_range)
 
 # %% ../nbs/01_dot_product.ipynb #4fcd8126
+@checks(size=Many(Count()))
 def create_params(size):
     "A trainable matrix of `size`, initialised like fastai's `Embedding` (normal, std 0.01)"
     return nn.Parameter(torch.zeros(*size).normal_(0, 0.01))

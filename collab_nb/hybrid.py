@@ -22,6 +22,7 @@ AGE_BINS = [0, 18, 25, 35, 45, 50, 56, 200]   # MovieLens 1M's age groups: under
 GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
           'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western']
 
+@checks()
 def load_side_features(path=None):
     "ML-100k's users (`u.user`: age, gender, occupation, zip) and movies (`u.item`: title, year, genre flags), as two frames"
     path = dataset_path('ml-100k', path)
@@ -63,7 +64,7 @@ def _item_weights(by, item_vocab, n_periods:int=18):
     return ifeat
 
 # %% ../nbs/07_best_recipe.ipynb #631feab2
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(users=Frame(none=True), items=Frame(none=True))
 def side_features(dls, path=None, users=None, items=None):
     "User feature levels (n_users, 4), their count, and item features (n_items, n_item_features), lined up with the vocabs of `dls`"
     if users is None or items is None: users, items = load_side_features(path)
@@ -80,7 +81,8 @@ def side_features(dls, path=None, users=None, items=None):
 # %% ../nbs/07_best_recipe.ipynb #6978d75c
 class HybridDotProductBias(CollabModel):
     "`DotProductBias` whose user and item vectors and biases add those of their side features (levels for users, weights for items)"
-    @checks(n_users=Count(), n_items=Count(), n_levels=Count(), n_factors=Count(0), y_range=Pair(none=True))
+    @checks(n_users=Count(), n_items=Count(), n_levels=Count(), n_factors=Count(0), y_range=Pair(none=True),
+            user_feats=IsA('Tensor', 'a torch Tensor'), item_feats=IsA('Tensor', 'a torch Tensor'))
     def __init__(self, n_users:int, n_items:int, user_feats, n_levels:int, item_feats, n_factors:int=50, y_range=(0, 5.5)):
         if len(user_feats) != n_users or len(item_feats) != n_items:
             raise ValueError(f"side features for {len(user_feats)} users and {len(item_feats)} items, the model has {n_users} and {n_items}")

@@ -48,6 +48,8 @@ class Split:
                     else SeededSplitter(self.valid_pct, self.seed))
         self.splits = [list(s) for s in splitter(self.ratings)]
         self.train, self.valid = (self.ratings.iloc[s] for s in self.splits)
+        for part, rows in (('training', self.train), ('held-out', self.valid)):
+            if not len(rows): raise ValueError(f"{self.name} leaves no {part} ratings: every model would fit or be scored on nothing")
         self._dls = {}
 
     @property
@@ -65,10 +67,12 @@ class Split:
         return self.cached((bs, item_name, classes), lambda: collab_dls(self.ratings, split=self.splits, bs=bs, item_name=item_name,
                                                                         y_block=CategoryBlock() if classes else None))
 
-Split.__init__ = checks(valid_pct=Fraction(), seed=Count(0))(Split.__init__)   # a dataclass's own __init__, checked at the entry
+Split.__init__ = checks(valid_pct=Fraction(), seed=Count(0), path=Location(none=True),
+                        split=Anything('check_split checks it first: a fold name, \'random\', or a function of the ratings'))(Split.__init__)   # a dataclass's own __init__, checked at the entry
 
 # %% ../nbs/05_leaderboard.ipynb #351f1eaa
-@checks(bs=Count(), lr=Number(gt=0), wd=Number(ge=0), epochs=Count(), dls=Function('a function (split, bs) -> DataLoaders'))
+@checks(bs=Count(), lr=Number(gt=0), wd=Number(ge=0), epochs=Count(), dls=Function('a function (split, bs) -> DataLoaders'),
+        model=Function('a function that builds a model from DataLoaders'))
 def regression_recipe(name:str, model, bs:int=256, lr:float=5e-3, wd:float=0.1, epochs:int=5, about:str='',
                       dls=None, # `dls(split, bs)` builds its DataLoaders (default: `split.dls(bs)`)
                       datasets:tuple|None=None, protocol:str='strict'):
@@ -79,14 +83,14 @@ def regression_recipe(name:str, model, bs:int=256, lr:float=5e-3, wd:float=0.1, 
         return dict(preds=get_preds_targs(learn)[0], seconds=secs)
     return Recipe(name, fit, epochs, about, datasets, protocol, settings=dict(bs=bs, epochs=epochs, lr=lr, wd=wd), model=model)
 
-@checks(epochs=Count(0))
+@checks(epochs=Count(0), split=IsA('Split', 'a Split (lesson 5)'))
 def fit_global_mean(split, epochs=0):
     "The baseline: the mean training rating, for every rating"
     t0 = time.perf_counter(); m = split.train.rating.mean()
     return dict(preds=np.full(len(split.valid), m, dtype=np.float32), seconds=time.perf_counter() - t0)
 
 # %% ../nbs/05_leaderboard.ipynb #a171ac37
-@checks(epochs=Count(), bs=Count(), lr=Number(gt=0), wd=Number(ge=0))
+@checks(epochs=Count(), bs=Count(), lr=Number(gt=0), wd=Number(ge=0), split=IsA('Split', 'a Split (lesson 5)'))
 def fit_classifier(split, epochs=5, bs=512, lr=5e-3, wd=0.1):
     "Lesson 4's classifier, scored by its expected rating (and accuracy)"
     dls = split.dls(bs, classes=True)
@@ -121,13 +125,14 @@ FAST_RECIPE = regression_recipe('course fast', DotProductBias.from_dls, bs=2048,
                                 about='DotProductBias, bs=2048, fit_one_cycle(5, 0.01, wd=0.3)')
 
 # %% ../nbs/05_leaderboard.ipynb #c622682d
-@checks(i=Count(0), epochs=Count())
+@checks(i=Count(0), epochs=Count(), split=IsA('Split', 'a Split (lesson 5)'))
 def fit_member(split, i:int, m:Recipe, epochs:int|None=None):
     "Train the rating recipe `m` as the `i`-th member of an ensemble on `split`, from seed `split.seed + i`; return its validation predictions and training seconds"
     set_seed(split.seed + i, reproducible=True)
     res = m.fit(split, epochs or m.epochs)
     return res['preds'], res['seconds']
 
+@checks()
 def ensemble_recipe(name:str, # the row's name
                     members:list, # the rating `Recipe`s whose predictions are averaged
                     about:str='', datasets:tuple|None=None, protocol:str='strict'):
@@ -154,6 +159,7 @@ RECIPES = {r.name: r for r in [   # lessons 1-5 and their peers; the commands' b
     FAST_RECIPE]}
 
 # %% ../nbs/05_leaderboard.ipynb #c960d52d
+@checks(models=OneOrMore(Text()))
 def check_models(models, dataset:str, recipes:dict) -> list:
     "`models` (a name or a list) as a list of names of `recipes` that train on `dataset`; a clear error for any other"
     models = [models] if isinstance(models, str) else list(models)
@@ -167,7 +173,7 @@ def check_models(models, dataset:str, recipes:dict) -> list:
     return models
 
 # %% ../nbs/05_leaderboard.ipynb #06ff274a
-@checks(epochs=Count())
+@checks(epochs=Count(), models=OneOrMore(Text()))
 def compare(split:Split|None=None, # the data and split (default: ML-100k fold u1)
             models=None, # names from `RECIPES` (default: every strict one; surprise's only if it is installed)
             epochs:int|None=None, # override the epochs of every recipe that trains in epochs
@@ -196,7 +202,7 @@ def compare(split:Split|None=None, # the data and split (default: ML-100k fold u
     return pd.DataFrame(rows).sort_values('RMSE').reset_index(drop=True)
 
 # %% ../nbs/05_leaderboard.ipynb #335abdc6
-@checks(epochs=Count())
+@checks(epochs=Count(), models=OneOrMore(Text()))
 def compare_folds(splits:list, # the `Split`s to train and score on, e.g. the five canonical folds
                   models, # names from `recipes`, as for `compare`
                   recipes:dict|None=None, epochs:int|None=None) -> pd.DataFrame:
@@ -206,7 +212,7 @@ def compare_folds(splits:list, # the `Split`s to train and score on, e.g. the fi
     return pd.concat([compare(s, models, epochs, show_progress=False, recipes=recipes).assign(split=s.name) for s in splits], ignore_index=True)
 
 # %% ../nbs/05_leaderboard.ipynb #e866bee0
-@checks(epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(epochs=Count(), lr=Number(gt=0), wd=Number(ge=0))
 def plain_fit(dls, model, epochs:int, lr:float, wd:float=0.):
     "Train `model` on `dls` with a plain PyTorch loop: what `fit_one_cycle` does with fastai's Adam, in the fewest steps; return the seconds"
     xs, ys = dls.train.tensors()
@@ -227,7 +233,7 @@ def plain_fit(dls, model, epochs:int, lr:float, wd:float=0.):
         return time.perf_counter() - t0
 
 # %% ../nbs/05_leaderboard.ipynb #b121166f
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(seeds=Many(Count(0)))
 def bench_fit(dls=None, seeds=(0, 1, 2), recipe:dict|None=None, model=None) -> pd.DataFrame:
     "Train `model(dls)` (default: lesson 2's `DotProductBias`) with `recipe` through `CollabLearner` and `plain_fit`, alternately, once per seed"
     recipe = {**FAST_RECIPE, **(recipe or {})}
@@ -244,6 +250,7 @@ def bench_fit(dls=None, seeds=(0, 1, 2), recipe:dict|None=None, model=None) -> p
         rows.append(dict(loop='plain PyTorch', seed=s, seconds=secs, RMSE=valid_rmse(m, dls)))
     return pd.DataFrame(rows)
 
+@checks(df=Frame())
 def bench_summary(df) -> pd.DataFrame:
     "Median seconds and RMSE of each loop in `bench_fit`'s results, and each loop's time over the plain loop's"
     res = df.groupby('loop', sort=False)[['seconds', 'RMSE']].median()

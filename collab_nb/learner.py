@@ -20,23 +20,26 @@ from fastai.callback.schedule import *   # fit_one_cycle
 from fastai.data.block import TransformBlock
 from fastai.tabular.core import Categorify, TabDataLoader
 from fastai.collab import TabularCollab
+from fastai.tabular.data import TabularDataLoaders
 from .core import *
 from .data import *
 
 # %% auto #0
 __all__ = ['EPOCH_COPY_BYTES', 'THREADS_MAX_ROWS', 'has_targets', 'collab_tensors', 'TensorCollabDL', 'training_threads',
-           'num_threads', 'collab_table', 'collab_dls', 'n_users_items', 'mse_loss_flat', 'default_loss', 'model_sizes',
-           'check_model_fits', 'one_row', 'CollabLearner', 'fit_quietly', 'model_dls', 'get_preds_targs', 'valid_rmse',
-           'global_mean_rmse', 'IdRangeError', 'check_ids', 'CollabModel', 'UnknownIdError', 'lookup', 'emb_layers',
-           'synthetic_ratings']
+           'num_threads', 'CollabTableDataLoaders', 'CollabTable', 'collab_table', 'collab_dls', 'n_users_items',
+           'mse_loss_flat', 'default_loss', 'model_sizes', 'check_model_fits', 'one_row', 'CollabLearner',
+           'fit_quietly', 'model_dls', 'get_preds_targs', 'valid_rmse', 'global_mean_rmse', 'IdRangeError', 'check_ids',
+           'batch_limits', 'check_batch', 'CollabModel', 'UnknownIdError', 'lookup', 'emb_layers', 'synthetic_ratings']
 
 # %% ../nbs/00b_engine.ipynb #997a990a
 EPOCH_COPY_BYTES = 64 * 2**20   # a permuted copy of the data up to this size is made each epoch (faster); above it, batches gather their rows
 
+@checks(dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'))
 def has_targets(dataset) -> bool:
     "Whether the rows of tabular `dataset` hold its target columns (rows to predict on, as `test_dl` makes them, may not)"
     return all(n in dataset.items.columns for n in dataset.y_names)
 
+@checks(dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'), device=Anything('a torch device, or its name (None: the CPU)'))
 def collab_tensors(dataset, device=None):
     "The codes (n, n_cats) and targets (n, 1) of a tabular `dataset` as tensors on `device` (targets None when its rows have none), made once per dataset and device"
     dev = torch.device(device if device is not None else 'cpu')
@@ -55,7 +58,7 @@ def collab_tensors(dataset, device=None):
 # %% ../nbs/00b_engine.ipynb #c3fffd6b
 class TensorCollabDL(TabDataLoader):
     "fastai's tabular `DataLoader`, serving batches sliced from in-memory tensors: a fresh permutation each training epoch (no replacement), validation in order"
-    @checks(bs=Count(), n_threads=Count(0))
+    @checks(bs=Count(), n_threads=Count(0), dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'))
     def __init__(self, dataset, bs=64, shuffle=False, n_threads=None, **kwargs):
         super().__init__(dataset, bs=bs, shuffle=shuffle, **kwargs)
         self.n_threads = n_threads
@@ -90,6 +93,7 @@ class TensorCollabDL(TabDataLoader):
 # %% ../nbs/00b_engine.ipynb #0e250cdf
 THREADS_MAX_ROWS = 20_000   # below this many embedding rows (users + items), train on one thread (measured below)
 
+@checks(dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)', none=True), n_threads=Count(0, none=True))
 def training_threads(dataset=None, n_threads=None):
     "Intra-op threads to train with: `n_threads` if given (0: leave PyTorch's setting); else 1 for fewer than `THREADS_MAX_ROWS` users + items, unless `OMP_NUM_THREADS` is set"
     if n_threads is not None: return int(n_threads) or None
@@ -108,8 +112,20 @@ def num_threads(n:int|None):
         if n and n != old: torch.set_num_threads(old)
 
 # %% ../nbs/00b_engine.ipynb #a29c762c
+class CollabTableDataLoaders(TabularDataLoaders):
+    "fastai's `TabularDataLoaders`, whose `test_dl` (which `predict` builds on too) refuses rows without the columns the model reads, in one line"
+    def test_dl(self, test_items, rm_type_tfms=None, process:bool=True, inplace:bool=False):
+        Frame(*self.train_ds.cat_names)(test_items, 'rows')
+        return super().test_dl(test_items, rm_type_tfms=rm_type_tfms, process=process, inplace=inplace)
+
+class CollabTable(TabularCollab):
+    "fastai's `TabularCollab`, its `DataLoaders` `CollabTableDataLoaders`"
+    _dbunch_type = CollabTableDataLoaders
+
+@checks(splits=Many(n=2), cat_names=Many(Text(), empty=True, what='a list of column names'),
+        y_block=Anything('a fastai block such as CategoryBlock, handed to fastai (None: ratings as numbers)'))
 def collab_table(ratings, splits, cat_names:list, rating_name:str='rating', y_block=None):
-    "fastai's `TabularCollab` of `ratings`' `cat_names` and `rating_name` columns, training rows first, built as `TabularCollab(..., splits=splits)` is but without its copies of the whole frame"
+    "A `CollabTable` (fastai's `TabularCollab`) of `ratings`' `cat_names` and `rating_name` columns, training rows first, built as `TabularCollab(..., splits=splits)` is but without its copies of the whole frame"
     y_block = y_block if y_block is not None else TransformBlock()
     if callable(y_block): y_block = y_block()   # `CategoryBlock` as well as `CategoryBlock()`, as fastai takes both
     order = np.concatenate([np.asarray(s, dtype=np.int64) for s in splits])   # fastai joins the splits as one Python list: 25M objects at ML-25M
@@ -120,14 +136,19 @@ def collab_table(ratings, splits, cat_names:list, rating_name:str='rating', y_bl
             col = df[c].cat
             used = np.bincount(col.codes.to_numpy()[:n_train] + 1, minlength=len(col.categories) + 1)[1:] > 0
             if not used.all(): df[c] = col.set_categories(col.categories[used])   # the others become missing: #na#, as unseen values are
-    to = TabularCollab(df, [Categorify, *y_block.type_tfms], cat_names, y_names=[rating_name], y_block=y_block,
+    to = CollabTable(df, [Categorify, *y_block.type_tfms], cat_names, y_names=[rating_name], y_block=y_block,
                        do_setup=False, inplace=True, reduce_memory=False)   # the frame is ours: no second copy; and no `df_shrink`, whose
                        # categories would hold every value of the frame, validation rows' too
     to.split = n_train
     to.setup()   # classes from the training rows, then codes for every row, as fastai's own path does
     return to
 
-@checks(bs=Count(), valid_pct=Fraction(), seed=Count(0), n_threads=Count(0), rating_range=Pair())
+@checks(bs=Count(), valid_pct=Fraction(), seed=Count(0), n_threads=Count(0), rating_range=Pair(),
+        split=Anything('check_split checks it first: a name, a function of the ratings, or (train, valid) positions'),
+        y_block=Anything('a fastai block such as CategoryBlock, handed to fastai (None: ratings as numbers)'), duplicates=Text(),
+        dl_type=IsA('type', 'a DataLoader class (None: fastai\'s tabular loader)', none=True),
+        ratings=IsA('DataFrame', 'a ratings frame, or the name of a data set', also=('str',)),
+        cat_names=Many(Text(), empty=True, what='a list of column names'))
 def collab_dls(ratings='ml-100k', # a ratings frame, or a dataset name for `load_ratings`
                split='u1', # an ML-100k fold name, 'random', a splitter function, or (train, valid) positions
                bs:int=64, # batch size
@@ -165,7 +186,7 @@ def collab_dls(ratings='ml-100k', # a ratings frame, or a dataset name for `load
         return to.dataloaders(bs=bs, dl_type=dl_type, **kwargs)
 
 # %% ../nbs/00b_engine.ipynb #e6bd0e2d
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def n_users_items(dls):
     "Sizes of the user and item vocabs of collaborative-filtering `dls` (including fastai's #na#)"
     classes = getattr(dls, 'classes', None)
@@ -200,15 +221,17 @@ def _check_splits(splits, n, bs):
     return [train, valid]
 
 # %% ../nbs/00b_engine.ipynb #2fc796be
+@checks(inp=IsA('Tensor', 'a torch Tensor'), targ=IsA('Tensor', 'a torch Tensor'))
 def mse_loss_flat(inp, targ):
     "Mean squared error of flattened predictions and targets: what fastai's `MSELossFlat` computes, returned as a plain tensor"
     return F.mse_loss(inp.view(-1), targ.view(-1).to(inp.dtype))
 
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def default_loss(dls):
     "`CrossEntropyLossFlat` when `dls` serve ratings as classes, else `mse_loss_flat`"
     return CrossEntropyLossFlat() if len(getattr(dls, 'vocab', None) or []) else mse_loss_flat
 
+@checks()
 def model_sizes(model):
     "(n_users, n_items) that `model` was built for: its recorded `init_args`, else the rows of its user and item embeddings; None if it says neither"
     args = getattr(model, 'init_args', None) or {}
@@ -218,7 +241,7 @@ def model_sizes(model):
     embeds = getattr(model, 'embeds', None)   # fastai's EmbeddingNN
     return (rows(embeds[0]), rows(embeds[1])) if embeds is not None and len(embeds) >= 2 else None
 
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def check_model_fits(model, dls):
     "Raise a clear error unless `model` was built for as many users and items as `dls` has (when both say)"
     sizes, classes = model_sizes(model), getattr(dls, 'classes', None)
@@ -230,6 +253,7 @@ def check_model_fits(model, dls):
                          f"build it with {name}.from_dls(dls), or pass the DataLoaders it was trained on")
     return model
 
+@checks(row=IsA('Series', 'a pandas Series, a dict or a one-row DataFrame', also=('dict', 'DataFrame')))
 def one_row(row) -> pd.DataFrame:
     "`row` (a Series, a dict or a one-row frame, as `predict` takes it) as a one-row frame, each column of its own type"
     if isinstance(row, pd.DataFrame): df = row
@@ -241,10 +265,18 @@ def one_row(row) -> pd.DataFrame:
 
 class CollabLearner(Learner):
     "fastai's `Learner` with a loss chosen for the targets of `dls`, sending each event only to the callbacks that handle it"
-    @checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+    @checks(loss_func=Function(none=True))
     def __init__(self, dls, model, loss_func=None, **kwargs):
         check_model_fits(model, dls)
         super().__init__(dls, model, loss_func=loss_func if loss_func is not None else default_loss(dls), **kwargs)
+
+    def create_opt(self):
+        "fastai's, then a clear error where the model's gradients are sparse and the optimiser steps dense ones only (it would fail inside its step)"
+        super().create_opt()
+        sparse = [n for n, m in self.model.named_modules() if getattr(m, 'sparse', False) is True]
+        if sparse and not getattr(self.opt, 'steps_sparse', False):
+            raise ValueError(f"this model's embeddings {sparse[:3]} give sparse gradients (sparse_embeddings), which {getattr(self.opt_func, '__name__', 'this optimiser')} "
+                             "cannot step: pass opt_func=RowAdam (collab_nb.sparse), or keep the embeddings dense")
 
     def __call__(self, event_name):
         for e in ([event_name] if isinstance(event_name, str) else event_name): self._call_one(e)
@@ -280,7 +312,7 @@ def fit_quietly(learn, epochs:int, lr:float, wd:float|None=None):
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
     return learn, time.perf_counter() - t0
 
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def model_dls(learn, dls=None):
     "The model and `DataLoaders` behind `learn` (a `Learner`, or a model with `dls`)"
     if isinstance(learn, Learner): return learn.model, dls if dls is not None else learn.dls
@@ -288,12 +320,14 @@ def model_dls(learn, dls=None):
     if dls is None: raise ValueError("a model needs its DataLoaders: pass dls=, the one it was trained on")
     return learn, dls
 
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def get_preds_targs(learn, dls=None, dl=None):
     "Predictions and targets of a rating model on `dl` (default: the validation set), as flat float arrays"
     model, dls = model_dls(learn, dls)
     check_model_fits(model, dls)
     dl = dl if dl is not None else dls.valid
+    if not getattr(dl, 'n', 1): raise ValueError("dl holds no rows: there is nothing to predict or score")
+    if not has_targets(dl.dataset): raise ValueError("dl has no ratings (a test_dl of rows without them): learn.get_preds(dl=dl) gives its predictions, but there is nothing to score them against")
     if isinstance(learn, Learner):   # without the recorder, so that `learn.recorder` keeps the training history
         with learn.no_bar(), learn.removed_cbs(learn.recorder): p, t = learn.get_preds(dl=dl)
     else:
@@ -306,13 +340,13 @@ def get_preds_targs(learn, dls=None, dl=None):
     return to_np(p.view(-1).float()), to_np(t.view(-1).float())
 
 # %% ../nbs/00b_engine.ipynb #747f8f57
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def valid_rmse(learn, dls=None, dl=None) -> float:
     "RMSE of the predictions of `learn` (a `Learner`, or a model with `dls`) on `dl` (default: the validation set)"
     p, t = get_preds_targs(learn, dls, dl)
     return float(np.sqrt(((p - t)**2).mean()))
 
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def global_mean_rmse(dls) -> float:
     "RMSE on the validation set of predicting the mean training rating for every rating"
     y = lambda ds: np.asarray(ds.ys.values, dtype=np.float64).reshape(-1)
@@ -322,7 +356,7 @@ def global_mean_rmse(dls) -> float:
 class IdRangeError(IndexError, ValueError):
     "An index outside a model's users or items: an `IndexError`, and a `ValueError` like the package's other refusals"
 
-@checks(n_users=Count(), n_items=Count())
+@checks(n_users=Count(), n_items=Count(), x=Anything('check_ids is the check itself: it refuses a batch of the wrong shape, kind or range'))
 def check_ids(x, n_users:int, n_items:int):
     "Raise a clear error unless `x` is a batch of (user, item) indices inside `n_users` and `n_items`"
     if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 2:
@@ -337,13 +371,38 @@ def check_ids(x, n_users:int, n_items:int):
                              f"map ids to indices with dls.classes, and handle {what}s not seen in training (cold start) first")
     return x
 
+@checks()
+def batch_limits(model):
+    "(n_users, n_items) a batch of `model` may index: the rows of its user and item embeddings (a model `fold_in` grew has one more user than it was built with), else `model_sizes`; None where neither says"
+    if hasattr(model, 'u_weight') and hasattr(model, 'i_weight') or hasattr(model, 'embeds'):
+        rows = lambda l: getattr(l, 'weight', l).shape[0]   # the table as it is now (fold_in swaps in a longer one; `num_embeddings` would not say)
+        return rows(emb_layers(model, False)[0]), rows(emb_layers(model, True)[0])
+    return model_sizes(model)
+
+@checks(x=Anything('check_batch is the check itself: it refuses a batch of the wrong shape, kind or range'))
+def check_batch(model, x):
+    "Raise a clear error unless `x` is a batch `model` reads: integer indices of shape (batch, n) with n one of its `batch_cols`, users and items inside its vocabs (the range checked on the CPU only: on a GPU it would wait for the device at every batch)"
+    cols = getattr(model, 'batch_cols', (2, 3))
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] not in cols:
+        raise ValueError(f"{type(model).__name__} takes a batch of shape (batch, {' or '.join(map(str, cols))}) holding (user, item, ...) indices, "
+                         f"got {type(x).__name__} of shape {tuple(getattr(x, 'shape', ()))}")
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool: raise TypeError(f"{type(model).__name__} takes integer indices, got {x.dtype}")
+    limits = batch_limits(model) if x.device.type == 'cpu' and x.shape[1] >= 2 and len(x) else None
+    if limits: check_ids(x[:, :2], *limits)
+    return x
+
+def _check_input(model, args): check_batch(model, args[0])   # the forward pre-hook of every `CollabModel` (a function of the module, so that an exported learner pickles it)
+
 class CollabModel(Module):
-    "Base of the course's models: `from_dls` builds one for the vocabs of `dls`; `init_args` records its constructor arguments"
+    "Base of the course's models: `from_dls` builds one for the vocabs of `dls`; `init_args` records its constructor arguments; each batch is checked before `forward` reads it (`check_batch`)"
+    batch_cols = (2, 3)   # columns of a batch it reads: (user, item), or (user, item, day) as lesson 9's DataLoaders serve them
     def __pre_init__(self, *args, **kwargs):
         super().__pre_init__(*args, **kwargs)
         bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
         bound.apply_defaults()
         self.init_args = dict(list(bound.arguments.items())[1:])
+
+    def __post_init__(self, *args, **kwargs): self.register_forward_pre_hook(_check_input)
 
     @classmethod
     def from_dls(cls, dls, **kwargs):
@@ -361,6 +420,7 @@ def _close(name, keys, n=3):
     same = [plain(k) for k in keys if str(k).casefold() == str(name).casefold() and k != name][:n]
     return same or [text[t] for t in difflib.get_close_matches(str(name), list(text), n=n)]
 
+@checks(names=Anything('names or ids, each looked up in c2i, which refuses unknown ones with close matches'))
 def lookup(c2i:dict, names, what:str='item'):
     "The index in `c2i` ({name: index}) of `names` (one name, or a list of them); an `UnknownIdError` naming the unknown ones"
     single = isinstance(names, (str, int, np.integer)) or not hasattr(names, '__iter__')
@@ -373,6 +433,7 @@ def lookup(c2i:dict, names, what:str='item'):
                              + (f"; did you mean {close}?" if close else ''))
     return c2i[names] if single else [c2i[n] for n in names_]
 
+@checks()
 def emb_layers(model, is_item:bool=True):
     "The (embedding, bias) layers of `model` for its items (or users): the course's and fastai's `EmbeddingDotBias` names, or `embeds` of fastai's `EmbeddingNN` (no bias)"
     if hasattr(model, 'i_weight'):

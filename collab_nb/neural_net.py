@@ -11,7 +11,7 @@ from torch import nn
 from fastai.layers import Embedding, sigmoid_range
 from fastai.tabular.model import get_emb_sz, emb_sz_rule
 from .learner import CollabModel
-from .core import checks, Count, Number, OneOrMore, Pair
+from .core import checks, Count, Number, OneOrMore, Pair, Many
 
 # %% auto #0
 __all__ = ['CollabNN']
@@ -19,7 +19,8 @@ __all__ = ['CollabNN']
 # %% ../nbs/03_neural_net.ipynb #f064234a
 class CollabNN(CollabModel):
     "Neural net on the concatenated user and item embeddings; one rating in `y_range`, or `n_out` logits"
-    @checks(ps=OneOrMore(Number(ge=0, lt=1)), n_out=Count(), y_range=Pair(none=True))
+    @checks(ps=OneOrMore(Number(ge=0, lt=1)), n_out=Count(), y_range=Pair(none=True), user_sz=Many(Count(), n=2), item_sz=Many(Count(), n=2),
+            layers=Many(Count()))
     def __init__(self, user_sz, item_sz, # (vocab size, embedding size) of the users and of the items
                  layers=(100,), # sizes of the hidden layers
                  ps=0.1, # dropout after each hidden layer (one number for all, or one per layer)

@@ -29,16 +29,17 @@ __all__ = ['BPR_RECIPE', 'SOFTMAX_RECIPE', 'EASE_LAM', 'RANK_RECIPES', 'interact
            'ranker_learner', 'EASE', 'per_user_split', 'Factors', 'fit_implicit', 'fit_ranker', 'compare_ranking']
 
 # %% ../nbs/08_ranking.ipynb #1a316967
-@checks(min_rating=Number())
+@checks(min_rating=Number(), ds=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'))
 def interactions(ds, min_rating:float|None=None) -> torch.Tensor:
     "The distinct (user, item) index pairs of a collaborative-filtering dataset `ds`, only those rated `min_rating` or more if given"
     xs, ys = collab_tensors(ds)
     if min_rating is not None:
         if not ys.is_floating_point(): raise ValueError("min_rating needs ratings as numbers: build the DataLoaders without y_block=CategoryBlock()")
         xs = xs[ys.view(-1) >= min_rating]
+    if not len(xs): raise ValueError(f"no interactions in these {len(ys):,} ratings" + (f": none is rated min_rating={min_rating} or more" if min_rating is not None else ''))
     return torch.unique(xs[:, :2], dim=0)
 
-@checks(min_rating=Number(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(min_rating=Number())
 def implicit_matrix(dls, min_rating:float|None=None) -> torch.Tensor:
     "The training interactions of `dls` as a sparse (n_users, n_items) matrix of ones"
     pairs = interactions(dls.train_ds, min_rating)
@@ -48,6 +49,7 @@ def implicit_matrix(dls, min_rating:float|None=None) -> torch.Tensor:
 class Ranker(CollabModel):
     "Base of the rankers: (user, item) pairs (batch, 2) get a score; (user, item, negative) triples (batch, 3) the score differences BPR trains on; users (batch, 1) a score for every item"
     ranks = True   # a score orders items; it is not a rating
+    batch_cols = (1, 2, 3)
     def forward(self, x):
         if x.shape[1] == 3: return self.score(x[:, 0], x[:, 1]) - self.score(x[:, 0], x[:, 2])
         if x.shape[1] == 1: return self.score_all(x[:, 0])
@@ -76,19 +78,20 @@ class Popularity(Ranker):
     def score_all(self, users): return self.counts.repeat(len(users), 1)
 
 # %% ../nbs/08_ranking.ipynb #efe7b5b5
-@checks(n_items=Count())
+@checks(n_items=Count(), pairs=IsA('Tensor', 'a torch Tensor'))
 def pair_keys(pairs, n_items:int) -> torch.Tensor:
     "Sorted keys `user * n_items + item` of `pairs`: membership of any batch of pairs by binary search, in memory that grows with the pairs, not users x items"
     return torch.unique(pairs[:, 0].long() * n_items + pairs[:, 1].long())
 
-@checks(n_items=Count())
+@checks(n_items=Count(), keys=IsA('Tensor', 'a torch Tensor'), users=IsA('Tensor', 'a torch Tensor'), items=IsA('Tensor', 'a torch Tensor'))
 def is_seen(keys, users, items, n_items:int) -> torch.Tensor:
     "Which (user, item) pairs are among `keys` (from `pair_keys`)"
     k = users.long() * n_items + items.long()
     pos = torch.searchsorted(keys, k).clamp(max=len(keys) - 1)
     return keys[pos] == k
 
-@checks(n_items=Count(2))
+@checks(n_items=Count(2), users=IsA('Tensor', 'a torch Tensor'), keys=IsA('Tensor', 'a torch Tensor'),
+        generator=IsA('Generator', 'a torch Generator', none=True))
 def sample_negatives(users, keys, n_items:int, generator=None) -> torch.Tensor:
     "For each of `users`, an item drawn uniformly from those it has no interaction with (never index 0, fastai's `#na#`); redrawn until it is one"
     users = torch.as_tensor(users)
@@ -108,7 +111,8 @@ def sample_negatives(users, keys, n_items:int, generator=None) -> torch.Tensor:
 # %% ../nbs/08_ranking.ipynb #d231828e
 class RankingDL(DataLoader):
     "Batches of positive (user, item) pairs from tensors, in a fresh order each training epoch. `kind='bpr'`: x is (user, item, a sampled negative); `'softmax'`: x is the user, y the item"
-    @checks(n_items=Count(2), bs=Count(), seed=Count(0))
+    @checks(n_items=Count(2), bs=Count(), seed=Count(0), pairs=IsA('Tensor', 'a torch Tensor'), keys=IsA('Tensor', 'a torch Tensor'),
+            source=Anything('the DataLoaders these pairs came from, kept for show_batch and fastai\'s callbacks'), n_threads=Count(0, none=True))
     def __init__(self, pairs, keys, n_items:int, kind:str='bpr', bs:int=1024, shuffle:bool=False, source=None, n_threads=None, seed:int=0, **kwargs):
         super().__init__(pairs, bs=bs, shuffle=shuffle, drop_last=shuffle, **kwargs)
         self.pairs, self.keys, self.n_items, self.kind, self.source, self.n_threads, self.seed = pairs, keys, n_items, kind, source, n_threads, seed
@@ -130,7 +134,7 @@ class RankingDL(DataLoader):
         self.after_iter()
 
 # %% ../nbs/08_ranking.ipynb #f3794022
-@checks(bs=Count(), min_rating=Number(), n_threads=Count(0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(bs=Count(), min_rating=Number(), n_threads=Count(0))
 def ranking_dls(dls, # collaborative-filtering `DataLoaders` (`collab_dls`): their training and validation ratings
                 kind:str='bpr', # 'bpr': (user, item, negative) triples; 'softmax': users, with their items as targets
                 bs:int=1024, min_rating:float|None=None, # only ratings of `min_rating` or more count as interactions
@@ -152,11 +156,12 @@ def ranking_dls(dls, # collaborative-filtering `DataLoaders` (`collab_dls`): the
     return res
 
 # %% ../nbs/08_ranking.ipynb #cbee58b9
+@checks(diff=IsA('Tensor', 'a torch Tensor'))
 def bpr_loss(diff, *targ):
     "BPR's loss: minus the log-probability that each positive outranks its sampled negative, `-log(sigmoid(s_pos - s_neg))`, averaged"
     return F.softplus(-diff).mean()
 
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def ranker_learner(dls, model, **kwargs) -> CollabLearner:
     "A `CollabLearner` for `model` on `ranking_dls`: BPR's loss on triples, cross-entropy over every item for the softmax"
     loss = bpr_loss if dls.train.kind == 'bpr' else CrossEntropyLossFlat()
@@ -209,6 +214,9 @@ def per_user_split(ratings, valid_pct:float=0.25, seed:int|None=42, user_name:st
     d = d.sort_values(['user', 'order'], kind='stable')
     g = d.groupby('user', sort=False)
     keep = ((g.cumcount() + 1) / g['user'].transform('count') <= 1 - valid_pct).to_numpy()
+    if keep.all() or not keep.any():
+        raise ValueError(f"valid_pct={valid_pct} of each user's ratings leaves {'nothing held out' if keep.all() else 'no training rating'}: "
+                         f"its {g.ngroups:,} users have {g.size().median():.0f} ratings at the median; choose valid_pct to leave some of both")
     return d.pos.to_numpy()[keep].tolist(), d.pos.to_numpy()[~keep].tolist()
 
 # %% ../nbs/08_ranking.ipynb #1ae49fe8
@@ -221,7 +229,7 @@ class Factors(Ranker):
     def score_all(self, users): return self.U[users] @ self.V.T
 
 # %% ../nbs/08_ranking.ipynb #15c4d734
-@checks(min_rating=Number(), factors=Count(), seed=Count(0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(min_rating=Number(), factors=Count(), seed=Count(0))
 def fit_implicit(dls, algo:str='als', min_rating:float|None=None, factors:int=64, seed:int=42, **kwargs) -> Factors:
     "The `implicit` library's `algo` ('als' or 'bpr') fitted to the training interactions of `dls`, as a `Factors` ranker"
     try:
@@ -244,7 +252,7 @@ def fit_implicit(dls, algo:str='als', min_rating:float|None=None, factors:int=64
     return res
 
 # %% ../nbs/08_ranking.ipynb #fdaa9493
-@checks(n_factors=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), bs=Count(), seed=Count(0), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(n_factors=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), bs=Count(), seed=Count(0), min_rating=Number(none=True))
 def fit_ranker(dls, kind:str='bpr', n_factors:int=64, epochs:int=10, lr:float=1e-2, wd:float=0.01, bs:int=1024, min_rating=None, seed:int=42):
     "A `DotRanker` trained with BPR (`kind='bpr'`) or a softmax over items (`'softmax'`) on the interactions of `dls`, with `fit_one_cycle`"
     rdls = ranking_dls(dls, kind, bs=bs, min_rating=min_rating)
@@ -268,7 +276,7 @@ RANK_RECIPES = {r.name: r for r in [
     Recipe('implicit BPR', lambda dls: fit_implicit(dls, 'bpr', factors=64), task='ranking', about='implicit 0.7: BayesianPersonalizedRanking, 64 factors, defaults otherwise', settings=dict(factors=64))]}
 
 # %% ../nbs/08_ranking.ipynb #d94f4007
-@checks(k=Count(), threshold=Number(none=True), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(k=Count(), threshold=Number(none=True), models=OneOrMore(Text()))
 def compare_ranking(dls, # collaborative-filtering `DataLoaders`: the rankers train on their training ratings
                     test:pd.DataFrame, # the held-out ratings the lists are scored on
                     models=None, # names from `recipes` (default: all; implicit's only if it is installed)

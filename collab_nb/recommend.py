@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.tabular.model import TabularModel
-from .core import need_cols, check_count, checks, Count, Number, IsA
-from .learner import model_dls, check_ids, lookup, emb_layers, UnknownIdError
+from .core import need_cols, check_count, checks, Count, Number, IsA, Many, Anything, LEARNER_LIKE
+from .learner import model_dls, check_ids, check_model_fits, lookup, emb_layers, UnknownIdError
 from .classify import expected_rating, rating_values
 
 # %% auto #0
@@ -57,6 +57,7 @@ class Recommender:
         "A `Recommender` for `learn` (a `Learner`, or a model with the `dls` it was trained on)"
         if isinstance(learn, Recommender): return learn
         model, dls = model_dls(learn, dls)
+        check_model_fits(model, dls)
         (users, items), names = _vocabs(dls)
         seen = torch.as_tensor(np.asarray(dls.train_ds.xs[list(names)].values, dtype=np.int64))
         values = rating_values(dls) if _n_out(model) > 1 else None
@@ -65,6 +66,8 @@ class Recommender:
     def index(self, names, is_item=True):
         "Indices of `names` in the item (or user) vocab; an `UnknownIdError`, with close matches, for unknown ones"
         return lookup(self.i2i, names, 'item') if is_item else lookup(self.u2i, names, 'user')
+Recommender.__init__ = checks()(Recommender.__init__)   # its fields checked at the entry, as a function's arguments are
+
 
 # %% ../nbs/06_recommend.ipynb #b7399130
 @patch
@@ -107,7 +110,7 @@ def _frame(rec, idxs, scores, source):
                          'score' if getattr(rec.model, 'ranks', False) else 'predicted': scores[idxs].numpy() if scores is not None else np.nan,
                          'n_ratings': rec.counts[idxs].numpy(), 'source': source})
 
-@checks(n=Count())
+@checks(n=Count(), rec=LEARNER_LIKE, exclude=Many(empty=True))
 def popular(rec, n:int=10, exclude=()) -> pd.DataFrame:
     "The `n` items rated most often in training (the fallback for a user the model has never seen)"
     rec = Recommender.from_learner(rec); check_count(n, 'n')
@@ -129,7 +132,8 @@ def _check_user_kind(user, rec):
         raise TypeError(f"user {user!r} is {_kind(user)}, but this model's users are {' or '.join(sorted(kinds))} (e.g. {next(iter(rec.u2i))!r}): "
                         "pass an id of the same kind; an unknown id of the right kind gets the popularity fallback")
 
-@checks(n=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(n=Count(), user=Anything('an id of any kind, checked against the kind of the model\'s users there'),
+        ratings=IsA('dict', 'a {item: rating} dict', none=True))
 def recommend(learn, # a `Learner`, a model with `dls`, or a `Recommender`
               user=None, # a user of the training data (an id from the user column)
               n:int=10, # how many items
@@ -186,7 +190,7 @@ def _check_fold_in(model, rec):
     finally:
         for emb in [l for l in emb_layers(model, is_item=False) if l is not None]: emb.weight = nn.Parameter(emb.weight[:-1], requires_grad=False)
 
-@checks(wd=Number(ge=0), wd_bias=Number(ge=0), steps=Count(0), lr=Number(gt=0))
+@checks(wd=Number(ge=0), wd_bias=Number(ge=0), steps=Count(0), lr=Number(gt=0), rec=LEARNER_LIKE, ratings=IsA('dict', 'a {item: rating} dict'))
 def fold_in(rec, ratings:dict, # {item: rating} of the new user
             wd:float=30., # pull of the user's factors toward the average user
             wd_bias:float=10., # pull of the user's bias toward the average bias
@@ -236,7 +240,7 @@ def _ndcg(hits, n_rel, k):
     return dcg / idcg
 
 # %% ../nbs/06_recommend.ipynb #da90c33f
-@checks(k=Count(), threshold=Number(none=True), bs=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(k=Count(), threshold=Number(none=True), bs=Count())
 def ranking_metrics(learn, # a `Learner`, a model with `dls`, or a `Recommender`
                     test:pd.DataFrame, # held-out ratings, with the same user and item columns
                     k:int=10, # length of each user's list

@@ -8,7 +8,7 @@ Docs: https://collab-nb.github.io/collab_nb/registry.html.md"""
 from __future__ import annotations
 import difflib, importlib
 from functools import cache
-from .core import Recipe, ClearKeyError
+from .core import Recipe, ClearKeyError, checks
 
 # %% auto #0
 __all__ = ['SOURCES', 'UnknownRecipeError', 'recipes', 'get_recipe', 'trainable', 'train']
@@ -26,6 +26,7 @@ def _check_task(task):
     return task
 
 @cache
+@checks()
 def recipes(task:str='rating') -> dict:
     "Every recipe of the course for `task` ('rating' or 'ranking'), {name: `Recipe`}, in lesson order; the lessons that define them are imported the first time"
     out = {}
@@ -38,6 +39,7 @@ def recipes(task:str='rating') -> dict:
             out[r.name] = r
     return out
 
+@checks()
 def get_recipe(name:str, task:str='rating') -> Recipe:
     "The recipe of `task` called `name`; an `UnknownRecipeError` listing the choices (and the closest names) for any other"
     rs = recipes(task)
@@ -47,6 +49,7 @@ def get_recipe(name:str, task:str='rating') -> Recipe:
     return rs[name]
 
 # %% ../nbs/82a_registry.ipynb #fc77b865
+@checks()
 def trainable(name:str) -> Recipe:
     "The rating recipe `name`, checked to be one `train_collab` can train: one model (`Recipe.model`) with settings bs, epochs, lr and wd"
     r = get_recipe(name, 'rating')
@@ -55,6 +58,7 @@ def trainable(name:str) -> Recipe:
         raise ValueError(f"recipe {name!r} is not one model trained by fastai's Learner, so collab-nb-train cannot train it: choose from {ok}")
     return r
 
+@checks()
 def train(recipe:str='course fast', **kwargs) -> dict:
     "Lesson 10's `train_collab` with the registry's recipe called `recipe`: what `collab-nb-train` runs in each process (a spawned process imports it)"
     from collab_nb.distributed import train_collab

@@ -38,6 +38,7 @@ FASTAI_ARGS = {EmbeddingDotBias: _dot_bias_args, EmbeddingNN: _nn_args}   # fast
 
 def _qualname(c): return f'{c.__module__}.{c.__qualname__}'
 
+@checks()
 def init_args(model) -> dict:
     "The constructor arguments that rebuild `model`: recorded by `CollabModel`, read off the layers of fastai's collab models"
     if isinstance(model, CollabModel): return dict(model.init_args)
@@ -99,7 +100,7 @@ def _check_target(path:Path, overwrite:bool):
                                   "overwrite=True replaces only a saved model; choose another folder")
 
 # %% ../nbs/06b_save_load.ipynb #63cd4e7d
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def save_collab(learn, # a `Learner`, a model with `dls`, or a `Recommender`
                 path, # the folder to write (created if needed)
                 dls=None, overwrite:bool=False) -> Path:
@@ -183,6 +184,7 @@ def _check_vocabs(model, users, items, seen, values):
     if values is not None and (values.ndim != 1 or len(values) != getattr(model, 'n_out', 1)):
         raise ValueError(f"the class ratings in weights.pt do not fit the model's {getattr(model, 'n_out', 1)} outputs")
 
+@checks()
 def load_collab(path) -> Recommender:
     "Load a model saved by `save_collab` (tensors only, `weights_only=True`, checked before it is built) into a `Recommender`"
     cfg, tensors = _read(Path(path))

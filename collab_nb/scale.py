@@ -57,7 +57,7 @@ def write_movielens(ratings, # a frame with the columns of `load_ratings`
 # %% ../nbs/10_scale.ipynb #425a222c
 def _mb(x) -> float: return x / 2**20
 
-@checks(dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks()
 def memory_table(ratings, dls, model=None) -> pd.DataFrame:
     "Megabytes, and bytes per rating, of what training on `ratings` holds: the frame, the codes in `dls`, the engine's tensors, `model`'s parameters and Adam's state"
     tensors = sum(t.nbytes for ds in (dls.train_ds, dls.valid_ds) for t in collab_tensors(ds) if t is not None)
@@ -78,7 +78,7 @@ class _RSSAfter(Callback):
     def after_batch(self):
         if self.training and self.iter + 1 == self.n: self.rss = PeakRSS.rss()
 
-@checks(bs=Count(), seed=Count(0))
+@checks(bs=Count(), seed=Count(0), optimizers=OneOrMore(Text()))
 def bench_scale(folder, # a folder of ML-25M-format files (`write_movielens`)
                 bs:int=8192, optimizers=tuple(OPTIMIZERS), seed:int=0) -> list:
     "In this process: `load_ratings` then `collab_dls` on `folder` (seconds, peak memory of the process), then one epoch of `DotProductBias` per optimizer (seconds; memory at its start, after 100 batches and at its peak; RMSE)"
@@ -107,7 +107,7 @@ def bench_scale(folder, # a folder of ML-25M-format files (`write_movielens`)
     return rows
 
 # %% ../nbs/10_scale.ipynb #64101b0c
-@checks(n_ratings=Count(), bs=Count(), seed=Count(0))
+@checks(n_ratings=Count(), bs=Count(), seed=Count(0), optimizers=OneOrMore(Text()))
 def bench_scale_fresh(n_ratings:int, bs:int=8192, optimizers=tuple(OPTIMIZERS), folder=None, seed:int=0) -> list:
     "`bench_scale` on `n_ratings` synthetic ratings shaped as MovieLens (`movielens_shape`), written to `folder` (default: a temporary one) and measured by a new Python"
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,7 +9,7 @@ __all__ = ['ALS_U1', 'MissingJavaError', 'check_java', 'spark_session', 'spark_a
 
 # %% ../nbs/10_scale.ipynb #f22bd32d
 # Spark MLlib's ALS, the peer that scales out, beside the course's model: lesson 10.
-import os, re, shutil, subprocess, tempfile, time, warnings
+import atexit, os, re, shutil, subprocess, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.torch_core import set_seed
@@ -56,13 +56,16 @@ def spark_session(cores:int=2, memory:str='4g'):
                  .config('spark.ui.enabled', 'false').config('spark.sql.shuffle.partitions', str(2 * cores))
                  .config('spark.sql.execution.arrow.pyspark.enabled', 'true').config('spark.ui.showConsoleProgress', 'false').getOrCreate())
     spark.sparkContext.setLogLevel('ERROR')
-    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix='collab_nb_spark_'))   # where ALS cuts its lineage every 10 iterations: without it, 20 overflow Java's stack
+    ckpt = tempfile.mkdtemp(prefix='collab_nb_spark_')
+    atexit.register(shutil.rmtree, ckpt, ignore_errors=True)   # removed when Python ends, as Spark removes its own temporary folders
+    spark.sparkContext.setCheckpointDir(ckpt)   # where ALS cuts its lineage every 10 iterations: without it, 20 overflow Java's stack
     return spark
 
 # %% ../nbs/10_scale.ipynb #51d55cfe
 ALS_U1 = dict(rank=50, reg=0.1, iters=20)   # chosen on carve(Split('ml-100k', 'u1')), a fifth of u1.base held out: rank {10, 50} x regParam {0.05, 0.1, 0.2} x {10, 20} iterations
 
-@checks(rank=Count(), reg=Number(ge=0), iters=Count(), seed=Count(0))
+@checks(rank=Count(), reg=Number(ge=0), iters=Count(), seed=Count(0), train=Frame(), valid=Frame(),
+        spark=IsA('SparkSession', 'a SparkSession (None: one made here)', none=True))
 def spark_als(train, valid, rank:int=10, reg:float=0.1, iters:int=10, seed:int=0, spark=None,
               user_name:str='user', item_name:str='movie', rating_name:str='rating') -> dict:
     "Spark MLlib's ALS trained on `train` and scored on `valid` (RMSE; users or items not in `train` predicted as its mean), with the seconds it took"
@@ -82,7 +85,8 @@ def spark_als(train, valid, rank:int=10, reg:float=0.1, iters:int=10, seed:int=0
                 seconds=time.perf_counter() - t0)
 
 # %% ../nbs/10_scale.ipynb #ca4756c9
-@checks(n_ratings=Count(), bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), seed=Count(0))
+@checks(n_ratings=Count(), bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), seed=Count(0),
+        spark=IsA('SparkSession', 'a SparkSession (None: one made here)', none=True))
 def scale_versus_als(n_ratings:int=5_000_000, bs:int=8192, epochs:int=5, lr:float=1e-2, wd:float=0.1, seed:int=0, spark=None) -> pd.DataFrame:
     "Spark's ALS (`ALS_U1`) and the course's `DotProductBias` (sparse gradients, `RowAdam`) on `n_ratings` synthetic ratings, one random 10% split, in one run"
     nu, ni = movielens_shape(n_ratings)

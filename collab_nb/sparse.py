@@ -12,9 +12,10 @@ __all__ = ['sparse_embeddings', 'sum_rows', 'adam_', 'row_adam_step', 'RowOptimi
 import numpy as np, torch
 from torch import nn
 from fastai.optimizer import Optimizer, weight_decay, average_grad, average_sqr_grad, adam_step
-from .core import checks, Number
+from .core import checks, Number, Anything, IsA
 
 # %% ../nbs/10_scale.ipynb #ed3657e5
+@checks()
 def sparse_embeddings(model:nn.Module, sparse:bool=True) -> nn.Module:
     "Switch every `nn.Embedding` of `model` to sparse gradients (only the rows a batch used), in place; returns `model`"
     for m in model.modules():
@@ -31,6 +32,7 @@ def _row_groups(idx):
     inv = np.empty(len(s), np.int64); inv[order] = np.cumsum(first) - 1
     return torch.from_numpy(s[first]), torch.from_numpy(inv), torch.from_numpy(order[first]), torch.from_numpy(order[~first])
 
+@checks(grad=IsA('Tensor', 'a torch Tensor'))
 def sum_rows(grad, seen:list|None=None):
     "Sparse `grad` (a row per rating) as one row per index, repeats summed: `coalesce`, faster; `seen` keeps this step's index sets, so an equal one is not sorted again"
     idx, vals = grad._indices()[0], grad._values()
@@ -73,6 +75,7 @@ def row_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, grad_avg=None, sqr_avg=N
 # %% ../nbs/10_scale.ipynb #898263bf
 class RowOptimizer(Optimizer):
     "fastai's `Optimizer` for sparse gradients: each summed once per row before the step (`sum_rows`), let go after it (zeroing one would keep its rows)"
+    steps_sparse = True   # what `CollabLearner` asks of an optimiser for a model with sparse embeddings
     def step(self, closure=None):
         seen = []
         for p, *_ in self.all_params(with_grad=True):
@@ -84,7 +87,8 @@ class RowOptimizer(Optimizer):
             if p.grad.is_sparse: p.grad = None
             else: p.grad.detach_(); p.grad.zero_()
 
-@checks(lr=Number(gt=0), mom=Number(ge=0, lt=1), sqr_mom=Number(ge=0, lt=1), eps=Number(gt=0), wd=Number(ge=0))
+@checks(lr=Number(gt=0), mom=Number(ge=0, lt=1), sqr_mom=Number(ge=0, lt=1), eps=Number(gt=0), wd=Number(ge=0),
+        params=Anything('parameters as a PyTorch optimizer takes them; fastai\'s Optimizer checks them'))
 def RowAdam(params, lr, mom:float=0.9, sqr_mom:float=0.99, eps:float=1e-5, wd:float=0.01, fused:bool=True):
     "fastai's `Adam` (the same defaults) updating only the rows a sparse gradient holds: the `opt_func` for `sparse_embeddings` models; `fused` as in `adam_`"
     return RowOptimizer(params, [row_adam_step], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd, fused=fused)

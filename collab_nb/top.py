@@ -25,6 +25,7 @@ __all__ = ['FAST_TOP', 'TOP_RECIPE', 'TOP_RECIPES', 'add_days', 'day_dls', 'impl
            'top_recipes', 'fit_fast_top', 'carve']
 
 # %% ../nbs/09_top.ipynb #5532bee4
+@checks()
 def add_days(ratings, time_name:str='timestamp', day_name:str='day') -> pd.DataFrame:
     "A copy of `ratings` with `day_name`: the day of each rating (whole days since 1970, UTC) from the Unix seconds in `time_name`"
     need_cols(ratings, [time_name])
@@ -46,7 +47,7 @@ def day_dls(split:Split, bs:int=256):
     return split.cached(key, lambda: collab_dls(add_days(split.ratings), split=split.splits, bs=bs, cat_names=['day']))
 
 # %% ../nbs/09_top.ipynb #eed1a561
-@checks(n=Count())
+@checks(n=Count(), pairs=IsA('Tensor', 'a torch Tensor'))
 def implicit_lists(pairs, n:int):
     "Partners of each of `n` rows, from `pairs` (column 0: the row, column 1: its partner): one flat tensor sorted by row, each row's start and count"
     pairs = torch.as_tensor(pairs)
@@ -54,6 +55,8 @@ def implicit_lists(pairs, n:int):
     counts = torch.bincount(pairs[:, 0], minlength=n)
     return pairs[order, 1].contiguous(), torch.cumsum(counts, 0) - counts, counts
 
+@checks(idx=IsA('Tensor', 'a torch Tensor'), flat=IsA('Tensor', 'a torch Tensor'), starts=IsA('Tensor', 'a torch Tensor'),
+        counts=IsA('Tensor', 'a torch Tensor'), weight=IsA('Tensor', 'a torch Tensor'))
 def bag_mean(idx, flat, starts, counts, weight):
     "For each index in `idx`, the sum of the rows of `weight` of its partners over the square root of their number (SVD++'s $|N(u)|^{-1/2}$)"
     uniq, inv = idx.unique(return_inverse=True)
@@ -65,7 +68,7 @@ def bag_mean(idx, flat, starts, counts, weight):
     return (bags / lens.clamp(min=1).sqrt()[:, None])[inv]
 
 # %% ../nbs/09_top.ipynb #cb5680f8
-@checks(n_bins=Count(), dls=IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'))
+@checks(n_bins=Count())
 def time_features(dls, n_bins:int=30) -> dict:
     "The time bin (1..`n_bins`; 0: unknown) of each day in the vocab of `dls`'s third column, and the sorted (user, day) keys seen in training"
     check_count(n_bins, 'n_bins')
@@ -82,7 +85,9 @@ def time_features(dls, n_bins:int=30) -> dict:
 # %% ../nbs/09_top.ipynb #566e3d2f
 class ImplicitDotProductBias(CollabModel):
     "`DotProductBias` where a user is also the movies they rated and a movie the users who rated it (SVD++ both ways), with optional day biases and side features"
-    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), n_levels=Count(0), y_range=Pair(none=True))
+    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), n_levels=Count(0), y_range=Pair(none=True), pairs=IsA('Tensor', 'a torch Tensor'),
+            day_bins=IsA('Tensor', 'a torch Tensor (time_features)', none=True), user_days=IsA('Tensor', 'a torch Tensor', none=True),
+            user_feats=IsA('Tensor', 'a torch Tensor', none=True), item_feats=IsA('Tensor', 'a torch Tensor', none=True))
     def __init__(self, n_users:int, n_items:int,
                  pairs, # (n, 2) (user, item) indices: who rated what, the implicit feedback
                  n_factors:int=50, y_range=(0, 5.5),
@@ -190,6 +195,7 @@ def import_myfm():
         raise ImportError(f"myFM cannot be imported ({e}): pip install myfm 'setuptools<81' (both come with collab_nb's dev extra)") from None
     return myfm
 
+@checks()
 def myfm_blocks(split:Split, transductive:bool=False):
     "myFM's relation blocks for the training and validation ratings of `split`: user one-hot + movies rated, movie one-hot + its raters (normalised)"
     import scipy.sparse as sps
@@ -232,6 +238,7 @@ def top_members(split_dataset:str='ml-100k', transductive:bool=False, n:int=4, b
     def model(dls): return ImplicitDotProductBias.from_dls(dls, side=split_dataset == 'ml-100k', transductive=transductive)
     return [regression_recipe('ImplicitDotProductBias', model, bs=bs, epochs=epochs, lr=lr, wd=wd, dls=day_dls)] * check_count(n, 'n')
 
+@checks()
 def top_recipe(name:str='course best', transductive:bool=False, **settings) -> Recipe:
     "The course's best recipe: the mean of `top_members` trained with `settings` (n, bs, epochs, lr, wd; default: those chosen on a fifth of u1.base)"
     s = {**dict(n=4, bs=256, epochs=10, lr=3e-3, wd=1.5), **settings}

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from copy import deepcopy
 from pathlib import Path
 from fastcore.test import test_eq, test_close
-from .core import MissingPathError, PathInTheWayError, checks, Number
+from .core import MissingPathError, PathInTheWayError, checks, Number, Anything, IsA
 
 # %% auto #0
 __all__ = ['check', 'check_eq', 'check_close', 'exercise_hint', 'student_notebook', 'lesson_notebooks', 'make_student_notebooks',
@@ -23,15 +23,18 @@ def _explain(msg, f, *args, **kwargs):
     try: f(*args, **kwargs)
     except AssertionError as e: raise AssertionError(f"{msg}\n(detail: {e})") from None
 
+@checks(cond=Anything('the condition a learner\'s check tests: any value, taken as true or false'))
 def check(cond, msg:str):
     "Raise an `AssertionError` with the learner-facing `msg` unless `cond` holds"
     if not cond: raise AssertionError(msg)
 
+@checks(a=Anything('one of the two values the check compares: any kind'), b=Anything('one of the two values the check compares: any kind'))
 def check_eq(a, b, msg:str):
     "fastcore's `test_eq(a, b)`, failing with `msg` first"
     _explain(msg, test_eq, a, b)
 
-@checks(eps=Number(ge=0))
+@checks(eps=Number(ge=0), a=Anything('one of the two values the check compares: any kind'),
+        b=Anything('one of the two values the check compares: any kind'))
 def check_close(a, b, msg:str, eps=1e-5):
     "fastcore's `test_close(a, b, eps)`, failing with `msg` first"
     _explain(msg, test_close, a, b, eps=eps)
@@ -39,6 +42,7 @@ def check_close(a, b, msg:str, eps=1e-5):
 # %% ../nbs/81_workshop_tools.ipynb #a47d4881
 _EXERCISE = re.compile(r'^#\|\s*exercise\b[ \t]*(.*)$', re.M)
 
+@checks(cell=IsA('dict', 'a notebook cell'))
 def exercise_hint(cell):
     "The hint of a solution cell (the text after `#| exercise`), or None when `cell` is not one"
     if cell.get('cell_type') != 'code': return None
@@ -50,6 +54,7 @@ def _is_export_call(cell):
     return cell.get('cell_type') == 'code' and ('nbdev_' + 'export(') in cell.source
 
 # %% ../nbs/81_workshop_tools.ipynb #0821ff60
+@checks(nb=IsA('dict', 'a notebook'))
 def student_notebook(nb):
     "A copy of notebook `nb` with each solution replaced by a stub that raises `NotImplementedError`, and no export cell"
     import nbformat
@@ -72,6 +77,7 @@ def student_notebook(nb):
     nb.cells = cells
     return nb
 
+@checks()
 def lesson_notebooks(nbs_path) -> list:
     "The lesson notebooks of the course in `nbs_path`, in order: `00_*.ipynb` to `79_*.ipynb`, with a letter after the number for a lesson in between (`00b_*`); 80 and up are tools and tests"
     nbs_path = Path(nbs_path)
@@ -129,6 +135,7 @@ def _staged(out:Path):
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
 # %% ../nbs/81_workshop_tools.ipynb #3e72ea25
+@checks()
 def make_student_notebooks(out_dir, # the folder to write into
                            nbs_path=None, # the course notebooks (default: this nbdev project's `nbs`)
                            overwrite:bool=False) -> list: # write into a non-empty `out_dir`
@@ -182,6 +189,7 @@ def _offline(body):
     return re.sub(r'<script type="text/x-mathjax-config">.*?</script>', '', body, flags=re.S)
 
 # %% ../nbs/81_workshop_tools.ipynb #abdf7723
+@checks()
 def make_handouts(out_dir, # the folder to write the HTML pages into
                   nbs_path=None, # the executed course notebooks (default: this nbdev project's `nbs`)
                   solutions:bool=True, # keep the exercise solutions (False: the student version)
