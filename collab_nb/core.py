@@ -134,7 +134,7 @@ class OneOrMore:
     def __repr__(self): return f'OneOrMore({self.rule!r})'
 
 class IsA:
-    "Rule of `checks`: an instance of a class named `cls_name` (by name, so the ground floor imports no torch); `what` says what is expected"
+    "Rule of `checks`: an instance of a class named `cls_name` or one of `also` (by name, so the ground floor imports no torch); `what` says what is expected; `none`: None too"
     def __init__(self, cls_name:str, what:str='', none:bool=False, also:tuple=()): self.names, self.what, self.none = {cls_name, *also}, what or cls_name, none
     def __call__(self, value, name):
         if value is None and self.none: return value
@@ -142,7 +142,7 @@ class IsA:
             raise TypeError(f"{name} must be {self.what}, got {type(value).__name__}")
         return value
     example = None   # no example: a caller must pass a real one
-    def __repr__(self): return f'IsA({self.cls_name!r})'
+    def __repr__(self): return f"IsA({', '.join(map(repr, sorted(self.names)))})"
 
 class Function:
     "Rule of `checks`: a function (anything callable); `what` says what it must do; `none`: None too"
