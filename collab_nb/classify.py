@@ -38,6 +38,7 @@ class CollabClassifier(CollabNN):
         super().__init__(user_sz, item_sz, layers=layers, ps=ps, y_range=None, n_out=n_classes)
 
     @classmethod
+    @checks(layers=Many(Count()), ps=OneOrMore(Number(ge=0, lt=1)), emb_szs=Many(Many(Count(), n=2), n=2, what='((n_users, size), (n_items, size))', none=True))
     def from_dls(cls, dls, layers=(100,), ps=0.1, emb_szs=None):
         "A classifier with one output per class of `dls` and embeddings sized by `get_emb_sz`"
         user_sz, item_sz = emb_szs or get_emb_sz(dls)

@@ -287,9 +287,16 @@ def checks(**rules):
         unknown = sorted(set(rules) - set(sig.parameters))
         if unknown: raise TypeError(f"checks: {f.__qualname__} has no parameter(s) {unknown}")
         every = {**derived_rules(sig, rules), **getattr(f, '__checks__', {}), **rules}
+        ps = list(sig.parameters.values())
+        n_pos = next((i for i, p in enumerate(ps) if p.kind != p.POSITIONAL_OR_KEYWORD), len(ps))   # the leading parameters a call may give by position
+        at = [(i, ps[i].name, every[ps[i].name], ps[i].default is None) for i in range(n_pos) if ps[i].name in every]
         @functools.wraps(f)
         def _checked(*args, **kwargs):
-            args, kwargs = check_args(f, every, args, kwargs, sig)
+            if kwargs or len(args) > n_pos: args, kwargs = check_args(f, every, args, kwargs, sig)
+            else:   # every argument by position (a loss, a hook, at every batch): the same checks, without binding the signature
+                args = list(args)
+                for i, name, rule, none_default in at:
+                    if i < len(args) and not (args[i] is None and none_default): args[i] = rule(args[i], name)
             return f(*args, **kwargs)
         _checked.__checks__ = every
         return _checked

@@ -104,6 +104,7 @@ class HybridDotProductBias(CollabModel):
         return res if self.y_range is None else sigmoid_range(res, *self.y_range)
 
     @classmethod
+    @checks(n_factors=Count(0), y_range=Pair(none=True))
     def from_dls(cls, dls, n_factors:int=50, y_range=(0, 5.5), path=None):
         "A model sized for `dls`, with ML-100k's side features lined up with its vocabs"
         return cls(*n_users_items(dls), *side_features(dls, path), n_factors=n_factors, y_range=y_range)

@@ -62,6 +62,7 @@ class Split:
         if key not in self._dls: self._dls[key] = make()
         return self._dls[key]
 
+    @checks(bs=Count())
     def dls(self, bs:int=256, item_name:str='title', classes:bool=False):
         "`DataLoaders` on this split (cached): ratings as numbers, or as classes"
         return self.cached((bs, item_name, classes), lambda: collab_dls(self.ratings, split=self.splits, bs=bs, item_name=item_name,

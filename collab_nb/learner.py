@@ -295,6 +295,7 @@ class CollabLearner(Learner):
     def __getstate__(self):   # `export` pickles the learner: not the event cache, whose keys are this process's object ids
         return {k: v for k, v in super().__getstate__().items() if k != '_handlers'}
 
+    @checks(row=IsA('Series', 'a pandas Series, a dict or a one-row DataFrame', also=('dict', 'DataFrame')))
     def predict(self, row):
         "Predict on one (user, item) `row` (a Series, a dict or a one-row frame) as fastai's `TabularLearner.predict` does: the decoded row, the decoded prediction, the raw prediction"
         df = one_row(row)
@@ -374,9 +375,10 @@ def check_ids(x, n_users:int, n_items:int):
 @checks()
 def batch_limits(model):
     "(n_users, n_items) a batch of `model` may index: the rows of its user and item embeddings (a model `fold_in` grew has one more user than it was built with), else `model_sizes`; None where neither says"
-    if hasattr(model, 'u_weight') and hasattr(model, 'i_weight') or hasattr(model, 'embeds'):
-        rows = lambda l: getattr(l, 'weight', l).shape[0]   # the table as it is now (fold_in swaps in a longer one; `num_embeddings` would not say)
-        return rows(emb_layers(model, False)[0]), rows(emb_layers(model, True)[0])
+    rows = lambda l: getattr(l, 'weight', l).shape[0]   # the table as it is now (fold_in swaps in a longer one; `num_embeddings` would not say)
+    u, i, embeds = getattr(model, 'u_weight', None), getattr(model, 'i_weight', None), getattr(model, 'embeds', None)
+    if u is not None and i is not None: return rows(u), rows(i)
+    if embeds is not None and len(embeds) >= 2: return rows(embeds[0]), rows(embeds[1])
     return model_sizes(model)
 
 @checks(x=Anything('check_batch is the check itself: it refuses a batch of the wrong shape, kind or range'))
@@ -388,7 +390,9 @@ def check_batch(model, x):
                          f"got {type(x).__name__} of shape {tuple(getattr(x, 'shape', ()))}")
     if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool: raise TypeError(f"{type(model).__name__} takes integer indices, got {x.dtype}")
     limits = batch_limits(model) if x.device.type == 'cpu' and x.shape[1] >= 2 and len(x) else None
-    if limits: check_ids(x[:, :2], *limits)
+    if limits:
+        lo, hi = (t.tolist() for t in torch.aminmax(x[:, :2], dim=0))   # one pass; `check_ids` says which ids, where one is out
+        if min(lo) < 0 or hi[0] >= limits[0] or hi[1] >= limits[1]: check_ids(x[:, :2], *limits)
     return x
 
 def _check_input(model, args): check_batch(model, args[0])   # the forward pre-hook of every `CollabModel` (a function of the module, so that an exported learner pickles it)
@@ -405,6 +409,7 @@ class CollabModel(Module):
     def __post_init__(self, *args, **kwargs): self.register_forward_pre_hook(_check_input)
 
     @classmethod
+    @checks()
     def from_dls(cls, dls, **kwargs):
         "A model sized for the user and item vocabs of `dls`"
         return cls(*n_users_items(dls), **kwargs)

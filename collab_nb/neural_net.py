@@ -42,6 +42,7 @@ class CollabNN(CollabModel):
         return out if self.y_range is None else sigmoid_range(out, *self.y_range)
 
     @classmethod
+    @checks(layers=Many(Count()), ps=OneOrMore(Number(ge=0, lt=1)), y_range=Pair(none=True), n_out=Count(), emb_szs=Many(Many(Count(), n=2), n=2, what='((n_users, size), (n_items, size))', none=True))
     def from_dls(cls, dls, layers=(100,), ps=0.1, y_range=(0, 5.5), n_out:int=1, emb_szs=None):
         "A net with embeddings sized by fastai's `get_emb_sz` (or `emb_szs`) for the vocabs of `dls`"
         user_sz, item_sz = emb_szs or get_emb_sz(dls)

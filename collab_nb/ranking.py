@@ -69,6 +69,7 @@ class Popularity(Ranker):
     @checks(n_users=Count(), n_items=Count())
     def __init__(self, n_users:int, n_items:int): self.register_buffer('counts', torch.zeros(n_items))
     @classmethod
+    @checks(min_rating=Number(none=True))
     def from_dls(cls, dls, min_rating:float|None=None):
         "Counts of the training interactions of `dls`"
         m = cls(*n_users_items(dls))
@@ -184,6 +185,7 @@ class EASE(Ranker):
         self.register_buffer('B', torch.zeros(n_items, n_items))   # item-to-item weights, zero on the diagonal
         self.register_buffer('pop', torch.zeros(n_items))          # interactions per item over the most: a tie-break below any weight
 
+    @checks(pairs=IsA('Tensor', 'a torch Tensor of (user, item) index pairs'))
     def fit(self, pairs):
         "Set `X` from the interaction `pairs` and solve for `B` in closed form"
         self.X.zero_()[pairs[:, 0], pairs[:, 1]] = 1
@@ -197,6 +199,7 @@ class EASE(Ranker):
         return self
 
     @classmethod
+    @checks(lam=Number(gt=0), min_rating=Number(none=True))
     def from_dls(cls, dls, lam:float=500., min_rating:float|None=None):
         "EASE fitted to the training interactions of `dls`"
         return cls(*n_users_items(dls), lam=lam).fit(interactions(dls.train_ds, min_rating))

@@ -53,6 +53,7 @@ class Recommender:
             raise ValueError("a classifier needs the rating of each class (values), and only a classifier does")
 
     @classmethod
+    @checks()
     def from_learner(cls, learn, dls=None):
         "A `Recommender` for `learn` (a `Learner`, or a model with the `dls` it was trained on)"
         if isinstance(learn, Recommender): return learn
@@ -63,6 +64,7 @@ class Recommender:
         values = rating_values(dls) if _n_out(model) > 1 else None
         return cls(model, users, items, seen, values, tuple(names))
 
+    @checks(names=Anything('item names or ids, each looked up in the vocab, which refuses unknown ones with close matches'))
     def index(self, names, is_item=True):
         "Indices of `names` in the item (or user) vocab; an `UnknownIdError`, with close matches, for unknown ones"
         return lookup(self.i2i, names, 'item') if is_item else lookup(self.u2i, names, 'user')
@@ -71,6 +73,7 @@ Recommender.__init__ = checks()(Recommender.__init__)   # its fields checked at 
 
 # %% ../nbs/06_recommend.ipynb #b7399130
 @patch
+@checks(users=Anything('user indices, each checked against the vocab (check_ids)'))
 def predict(self:Recommender, users, model=None) -> torch.Tensor:
     "Predicted ratings (a ranker's scores) of every item (columns, by index) for user indices `users` (rows), in one forward pass"
     users = torch.as_tensor(users, dtype=torch.long).view(-1)
@@ -91,6 +94,7 @@ def predict(self:Recommender, users, model=None) -> torch.Tensor:
 
 
 @patch
+@checks(user_idx=Count(0))
 def rated(self:Recommender, user_idx:int) -> torch.Tensor:
     "Indices of the items user `user_idx` rated in training"
     return self.seen[self.seen[:, 0] == user_idx, 1]
