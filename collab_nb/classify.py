@@ -12,7 +12,7 @@ from fastai.torch_core import to_np
 from fastai.learner import Learner
 from fastai.metrics import AccumMetric
 from .learner import model_dls
-from .core import checks, Count, Number, OneOrMore, IsA, Many
+from .core import checks, Count, Number, OneOrMore, IsA, Many, TENSOR
 from fastai.tabular.model import get_emb_sz
 from .neural_net import CollabNN
 
@@ -52,7 +52,7 @@ def _class_values(logits, values):
         raise ValueError(f"expected scores of shape (n, {len(values)}), one per class, got {tuple(logits.shape)}")
     return values
 
-@checks(logits=IsA('Tensor', 'a torch Tensor'),
+@checks(logits=TENSOR,
         values=IsA('Tensor', 'the rating of each class: a tensor or a list', also=('list', 'tuple', 'ndarray')))
 def expected_rating(logits, values, from_logits:bool=True) -> torch.Tensor:
     "The expected rating, sum over classes of class value times probability, from logits (or probabilities)"
@@ -60,7 +60,7 @@ def expected_rating(logits, values, from_logits:bool=True) -> torch.Tensor:
     probs = torch.softmax(logits.float(), dim=1) if from_logits else logits.float()
     return (probs * values).sum(1)
 
-@checks(logits=IsA('Tensor', 'a torch Tensor'),
+@checks(logits=TENSOR,
         values=IsA('Tensor', 'the rating of each class: a tensor or a list', also=('list', 'tuple', 'ndarray')))
 def argmax_rating(logits, values) -> torch.Tensor:
     "The rating of the most probable class"

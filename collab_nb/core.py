@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['LEARNER_LIKE', 'CONVENTIONS', 'ANNOTATIONS', 'BYTES_PER_RATING', 'RECORDS_ENV', 'RECORDS_META', 'TASKS', 'PROTOCOLS',
-           'MissingPathError', 'PathInTheWayError', 'UnwritablePathError', 'DatasetTooLargeError', 'ClearKeyError',
-           'MissingColumnError', 'shown', 'check_count', 'check_fraction', 'check_number', 'Count', 'Number',
-           'Fraction', 'Choice', 'Pair', 'OneOrMore', 'IsA', 'Function', 'check_args', 'Flag', 'Text', 'Location',
-           'Frame', 'Many', 'Anything', 'annotation_text', 'derived_rules', 'checks', 'need_cols', 'need_files',
-           'available_memory', 'check_memory', 'PeakRSS', 'bars_render', 'to_markdown', 'record_path', 'read_record',
-           'record_note', 'Recipe']
+__all__ = ['TENSOR', 'TABULAR', 'LEARNER_LIKE', 'CONVENTIONS', 'ANNOTATIONS', 'BYTES_PER_RATING', 'RECORDS_ENV', 'RECORDS_META',
+           'TASKS', 'PROTOCOLS', 'MissingPathError', 'PathInTheWayError', 'UnwritablePathError', 'DatasetTooLargeError',
+           'ClearKeyError', 'MissingColumnError', 'shown', 'check_count', 'check_fraction', 'check_number', 'Count',
+           'Number', 'Fraction', 'Choice', 'Pair', 'OneOrMore', 'IsA', 'Function', 'check_args', 'Flag', 'Text',
+           'Location', 'Frame', 'Many', 'Anything', 'annotation_text', 'derived_rules', 'checks', 'need_cols',
+           'need_files', 'available_memory', 'check_memory', 'PeakRSS', 'bars_render', 'to_markdown', 'record_path',
+           'read_record', 'record_note', 'Recipe']
 
 # %% ../nbs/80_core.ipynb #9d6d3039
 class MissingPathError(FileNotFoundError, ValueError):
@@ -239,6 +239,8 @@ class Anything:
 
 
 # %% ../nbs/80_core.ipynb #cbb3cf34
+TENSOR = IsA('Tensor', 'a torch Tensor')
+TABULAR = IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)')
 LEARNER_LIKE = IsA('Learner', 'a fastai Learner, a model with its dls, or a Recommender', also=('Module', 'Recommender'))   # what the functions that read a trained model take
 
 CONVENTIONS = {   # a parameter with no rule of its own and no annotation gets the rule of its name, the same across the package
@@ -253,7 +255,7 @@ CONVENTIONS = {   # a parameter with no rule of its own and no annotation gets t
 ANNOTATIONS = {   # the rule an annotation implies (its names without their modules: `pd.DataFrame` is `DataFrame`), for a parameter with no rule of its own
     'bool': Flag(), 'str': Text(), 'Path': Location(), 'Path|str': Location(), 'str|Path': Location(), 'DataFrame': Frame(),
     'list': Many(empty=True), 'tuple': Many(empty=True), 'dict': IsA('dict', 'a dict'), 'callable': Function(),
-    'Module': IsA('Module', 'a PyTorch model (an nn.Module)'), 'Tensor': IsA('Tensor', 'a torch Tensor'),
+    'Module': IsA('Module', 'a PyTorch model (an nn.Module)'), 'Tensor': TENSOR,
     'Recipe': IsA('Recipe', 'a Recipe'), 'Split': IsA('Split', 'a Split (lesson 5)'), 'DataLoaders': IsA('DataLoaders', 'fastai DataLoaders (collab_dls)'),
 }
 

@@ -37,7 +37,7 @@ def _shared_seed() -> int:
 
 class ShardedCollabDL(TensorCollabDL):
     "The engine's loader for process `rank` of `world_size`: each epoch one permutation shared by all, cut into equal parts, this process serving its own"
-    @checks(bs=Count(), dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'), rank=Count(0, none=True),
+    @checks(bs=Count(), dataset=TABULAR, rank=Count(0, none=True),
             world_size=Count(1, none=True))
     def __init__(self, dataset, bs=64, shuffle=False, rank=None, world_size=None, **kwargs):
         self.rank, self.world_size = ifnone(rank, rank_distrib()), max(1, ifnone(world_size, num_distrib()))

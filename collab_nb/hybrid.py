@@ -82,7 +82,7 @@ def side_features(dls, path=None, users=None, items=None):
 class HybridDotProductBias(CollabModel):
     "`DotProductBias` whose user and item vectors and biases add those of their side features (levels for users, weights for items)"
     @checks(n_users=Count(), n_items=Count(), n_levels=Count(), n_factors=Count(0), y_range=Pair(none=True),
-            user_feats=IsA('Tensor', 'a torch Tensor'), item_feats=IsA('Tensor', 'a torch Tensor'))
+            user_feats=TENSOR, item_feats=TENSOR)
     def __init__(self, n_users:int, n_items:int, user_feats, n_levels:int, item_feats, n_factors:int=50, y_range=(0, 5.5)):
         if len(user_feats) != n_users or len(item_feats) != n_items:
             raise ValueError(f"side features for {len(user_feats)} users and {len(item_feats)} items, the model has {n_users} and {n_items}")

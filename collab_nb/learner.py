@@ -34,12 +34,12 @@ __all__ = ['EPOCH_COPY_BYTES', 'THREADS_MAX_ROWS', 'has_targets', 'collab_tensor
 # %% ../nbs/00b_engine.ipynb #997a990a
 EPOCH_COPY_BYTES = 64 * 2**20   # a permuted copy of the data up to this size is made each epoch (faster); above it, batches gather their rows
 
-@checks(dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'))
+@checks(dataset=TABULAR)
 def has_targets(dataset) -> bool:
     "Whether the rows of tabular `dataset` hold its target columns (rows to predict on, as `test_dl` makes them, may not)"
     return all(n in dataset.items.columns for n in dataset.y_names)
 
-@checks(dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'), device=Anything('a torch device, or its name (None: the CPU)'))
+@checks(dataset=TABULAR, device=Anything('a torch device, or its name (None: the CPU)'))
 def collab_tensors(dataset, device=None):
     "The codes (n, n_cats) and targets (n, 1) of a tabular `dataset` as tensors on `device` (targets None when its rows have none), made once per dataset and device"
     dev = torch.device(device if device is not None else 'cpu')
@@ -58,7 +58,7 @@ def collab_tensors(dataset, device=None):
 # %% ../nbs/00b_engine.ipynb #c3fffd6b
 class TensorCollabDL(TabDataLoader):
     "fastai's tabular `DataLoader`, serving batches sliced from in-memory tensors: a fresh permutation each training epoch (no replacement), validation in order"
-    @checks(bs=Count(), n_threads=Count(0), dataset=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'))
+    @checks(bs=Count(), n_threads=Count(0), dataset=TABULAR)
     def __init__(self, dataset, bs=64, shuffle=False, n_threads=None, **kwargs):
         super().__init__(dataset, bs=bs, shuffle=shuffle, **kwargs)
         self.n_threads = n_threads
@@ -221,7 +221,7 @@ def _check_splits(splits, n, bs):
     return [train, valid]
 
 # %% ../nbs/00b_engine.ipynb #2fc796be
-@checks(inp=IsA('Tensor', 'a torch Tensor'), targ=IsA('Tensor', 'a torch Tensor'))
+@checks(inp=TENSOR, targ=TENSOR)
 def mse_loss_flat(inp, targ):
     "Mean squared error of flattened predictions and targets: what fastai's `MSELossFlat` computes, returned as a plain tensor"
     return F.mse_loss(inp.view(-1), targ.view(-1).to(inp.dtype))

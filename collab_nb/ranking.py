@@ -29,7 +29,7 @@ __all__ = ['BPR_RECIPE', 'SOFTMAX_RECIPE', 'EASE_LAM', 'RANK_RECIPES', 'interact
            'ranker_learner', 'EASE', 'per_user_split', 'Factors', 'fit_implicit', 'fit_ranker', 'compare_ranking']
 
 # %% ../nbs/08_ranking.ipynb #1a316967
-@checks(min_rating=Number(), ds=IsA('Tabular', 'a fastai tabular dataset (such as dls.train_ds)'))
+@checks(min_rating=Number(), ds=TABULAR)
 def interactions(ds, min_rating:float|None=None) -> torch.Tensor:
     "The distinct (user, item) index pairs of a collaborative-filtering dataset `ds`, only those rated `min_rating` or more if given"
     xs, ys = collab_tensors(ds)
@@ -79,19 +79,19 @@ class Popularity(Ranker):
     def score_all(self, users): return self.counts.repeat(len(users), 1)
 
 # %% ../nbs/08_ranking.ipynb #efe7b5b5
-@checks(n_items=Count(), pairs=IsA('Tensor', 'a torch Tensor'))
+@checks(n_items=Count(), pairs=TENSOR)
 def pair_keys(pairs, n_items:int) -> torch.Tensor:
     "Sorted keys `user * n_items + item` of `pairs`: membership of any batch of pairs by binary search, in memory that grows with the pairs, not users x items"
     return torch.unique(pairs[:, 0].long() * n_items + pairs[:, 1].long())
 
-@checks(n_items=Count(), keys=IsA('Tensor', 'a torch Tensor'), users=IsA('Tensor', 'a torch Tensor'), items=IsA('Tensor', 'a torch Tensor'))
+@checks(n_items=Count(), keys=TENSOR, users=TENSOR, items=TENSOR)
 def is_seen(keys, users, items, n_items:int) -> torch.Tensor:
     "Which (user, item) pairs are among `keys` (from `pair_keys`)"
     k = users.long() * n_items + items.long()
     pos = torch.searchsorted(keys, k).clamp(max=len(keys) - 1)
     return keys[pos] == k
 
-@checks(n_items=Count(2), users=IsA('Tensor', 'a torch Tensor'), keys=IsA('Tensor', 'a torch Tensor'),
+@checks(n_items=Count(2), users=TENSOR, keys=TENSOR,
         generator=IsA('Generator', 'a torch Generator', none=True))
 def sample_negatives(users, keys, n_items:int, generator=None) -> torch.Tensor:
     "For each of `users`, an item drawn uniformly from those it has no interaction with (never index 0, fastai's `#na#`); redrawn until it is one"
@@ -112,7 +112,7 @@ def sample_negatives(users, keys, n_items:int, generator=None) -> torch.Tensor:
 # %% ../nbs/08_ranking.ipynb #d231828e
 class RankingDL(DataLoader):
     "Batches of positive (user, item) pairs from tensors, in a fresh order each training epoch. `kind='bpr'`: x is (user, item, a sampled negative); `'softmax'`: x is the user, y the item"
-    @checks(n_items=Count(2), bs=Count(), seed=Count(0), pairs=IsA('Tensor', 'a torch Tensor'), keys=IsA('Tensor', 'a torch Tensor'),
+    @checks(n_items=Count(2), bs=Count(), seed=Count(0), pairs=TENSOR, keys=TENSOR,
             source=Anything('the DataLoaders these pairs came from, kept for show_batch and fastai\'s callbacks'), n_threads=Count(0, none=True))
     def __init__(self, pairs, keys, n_items:int, kind:str='bpr', bs:int=1024, shuffle:bool=False, source=None, n_threads=None, seed:int=0, **kwargs):
         super().__init__(pairs, bs=bs, shuffle=shuffle, drop_last=shuffle, **kwargs)
@@ -157,7 +157,7 @@ def ranking_dls(dls, # collaborative-filtering `DataLoaders` (`collab_dls`): the
     return res
 
 # %% ../nbs/08_ranking.ipynb #cbee58b9
-@checks(diff=IsA('Tensor', 'a torch Tensor'))
+@checks(diff=TENSOR)
 def bpr_loss(diff, *targ):
     "BPR's loss: minus the log-probability that each positive outranks its sampled negative, `-log(sigmoid(s_pos - s_neg))`, averaged"
     return F.softplus(-diff).mean()

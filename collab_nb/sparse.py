@@ -12,7 +12,7 @@ __all__ = ['sparse_embeddings', 'sum_rows', 'adam_', 'row_adam_step', 'RowOptimi
 import numpy as np, torch
 from torch import nn
 from fastai.optimizer import Optimizer, weight_decay, average_grad, average_sqr_grad, adam_step
-from .core import checks, Number, Anything, IsA
+from .core import checks, Number, Anything, IsA, TENSOR
 
 # %% ../nbs/10_scale.ipynb #ed3657e5
 @checks()
@@ -32,7 +32,7 @@ def _row_groups(idx):
     inv = np.empty(len(s), np.int64); inv[order] = np.cumsum(first) - 1
     return torch.from_numpy(s[first]), torch.from_numpy(inv), torch.from_numpy(order[first]), torch.from_numpy(order[~first])
 
-@checks(grad=IsA('Tensor', 'a torch Tensor'))
+@checks(grad=TENSOR)
 def sum_rows(grad, seen:list|None=None):
     "Sparse `grad` (a row per rating) as one row per index, repeats summed: `coalesce`, faster; `seen` keeps this step's index sets, so an equal one is not sorted again"
     idx, vals = grad._indices()[0], grad._values()

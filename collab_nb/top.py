@@ -47,7 +47,7 @@ def day_dls(split:Split, bs:int=256):
     return split.cached(key, lambda: collab_dls(add_days(split.ratings), split=split.splits, bs=bs, cat_names=['day']))
 
 # %% ../nbs/09_top.ipynb #eed1a561
-@checks(n=Count(), pairs=IsA('Tensor', 'a torch Tensor'))
+@checks(n=Count(), pairs=TENSOR)
 def implicit_lists(pairs, n:int):
     "Partners of each of `n` rows, from `pairs` (column 0: the row, column 1: its partner): one flat tensor sorted by row, each row's start and count"
     pairs = torch.as_tensor(pairs)
@@ -55,8 +55,8 @@ def implicit_lists(pairs, n:int):
     counts = torch.bincount(pairs[:, 0], minlength=n)
     return pairs[order, 1].contiguous(), torch.cumsum(counts, 0) - counts, counts
 
-@checks(idx=IsA('Tensor', 'a torch Tensor'), flat=IsA('Tensor', 'a torch Tensor'), starts=IsA('Tensor', 'a torch Tensor'),
-        counts=IsA('Tensor', 'a torch Tensor'), weight=IsA('Tensor', 'a torch Tensor'))
+@checks(idx=TENSOR, flat=TENSOR, starts=TENSOR,
+        counts=TENSOR, weight=TENSOR)
 def bag_mean(idx, flat, starts, counts, weight):
     "For each index in `idx`, the sum of the rows of `weight` of its partners over the square root of their number (SVD++'s $|N(u)|^{-1/2}$)"
     uniq, inv = idx.unique(return_inverse=True)
@@ -85,7 +85,7 @@ def time_features(dls, n_bins:int=30) -> dict:
 # %% ../nbs/09_top.ipynb #566e3d2f
 class ImplicitDotProductBias(CollabModel):
     "`DotProductBias` where a user is also the movies they rated and a movie the users who rated it (SVD++ both ways), with optional day biases and side features"
-    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), n_levels=Count(0), y_range=Pair(none=True), pairs=IsA('Tensor', 'a torch Tensor'),
+    @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), n_levels=Count(0), y_range=Pair(none=True), pairs=TENSOR,
             day_bins=IsA('Tensor', 'a torch Tensor (time_features)', none=True), user_days=IsA('Tensor', 'a torch Tensor', none=True),
             user_feats=IsA('Tensor', 'a torch Tensor', none=True), item_feats=IsA('Tensor', 'a torch Tensor', none=True))
     def __init__(self, n_users:int, n_items:int,
