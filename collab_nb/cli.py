@@ -1,4 +1,4 @@
-"""`collab-nb-compare`, `collab-nb-bench`, `collab-nb-train`, `collab-nb-check`, `collab-nb-exercises` and `collab-nb-handouts`: one module that turns the lessons' work into commands, importing a lesson's module only when a command runs it, each ending a user's mistake with one line and an exit status, never a traceback.
+"""`collab-nb-compare`, `collab-nb-bench`, `collab-nb-train`, `collab-nb-recommend`, `collab-nb-check`, `collab-nb-exercises` and `collab-nb-handouts`: one module that turns the lessons' work into commands, importing a lesson's module only when a command runs it, each ending a user's mistake with one line and an exit status, never a traceback.
 
 Docs: https://collab-nb.github.io/collab_nb/cli.html.md"""
 
@@ -12,13 +12,14 @@ from functools import partial
 from pathlib import Path
 from fastcore.script import call_parse
 from .core import check_count, MissingPathError, PathInTheWayError, UnwritablePathError, to_markdown, bars_render
-from .core import check_args, checks, derived_rules, Count, Number, Fraction, Many, Text, Location
+from .core import check_args, checks, derived_rules, Count, Number, Fraction, Choice, Many, Text, Location
 from .registry import recipes
 # Each command imports the lessons' modules it runs, when it runs: `--help` and `collab-nb-check` load no model and no library of lesson 10
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'exits', 'usage', 'data_folders', 'writable_file', 'write_atomic', 'collab_nb_compare',
-           'collab_nb_bench', 'collab_nb_train', 'collab_nb_check', 'collab_nb_exercises', 'collab_nb_handouts']
+__all__ = ['USER_ERRORS', 'exits', 'usage', 'data_folders', 'writable_file', 'writable_folder', 'write_atomic',
+           'collab_nb_compare', 'collab_nb_bench', 'collab_nb_train', 'collab_nb_recommend', 'collab_nb_check',
+           'collab_nb_exercises', 'collab_nb_handouts']
 
 # %% ../nbs/82_cli.ipynb #c9a23c1a
 USER_ERRORS = (ValueError, TypeError, KeyError, OSError, ImportError)
@@ -54,6 +55,11 @@ def data_folders() -> list:
     except OSError: sets = []
     return [data.resolve(), *sets]
 
+def _outside_data(out:Path, what:str='a file'):
+    "Refuse `out` inside the data folders, where the course never writes"
+    for d in data_folders():
+        if out.resolve().is_relative_to(d): raise PathInTheWayError(f"{out} is inside the data folder {d}: the course never writes there; name {what} elsewhere")
+
 @checks(suffixes=Many(Text()), out=Location(none=True))
 def writable_file(out, overwrite:bool=False, suffixes=('.csv', '.md')) -> Path|None:
     "Check, before any work, that the file `out` may be written: a known suffix, an existing writable folder, not there unless `overwrite`"
@@ -61,13 +67,25 @@ def writable_file(out, overwrite:bool=False, suffixes=('.csv', '.md')) -> Path|N
     out = Path(out)
     if out.suffix.lower() not in suffixes: raise ValueError(f"output file must end in {' or '.join(suffixes)}, got {out.name!r}")
     if out.is_symlink() and not out.exists(): raise PathInTheWayError(f"{out} is a link to nothing ({os.readlink(out)}): name a real file")
-    for d in data_folders():
-        if out.resolve().is_relative_to(d): raise PathInTheWayError(f"{out} is inside the data folder {d}: the course never writes there; name a file elsewhere")
+    _outside_data(out)
     if out.is_dir(): raise PathInTheWayError(f"{out} is a folder: name a file in it")
     if out.exists() and not overwrite: raise PathInTheWayError(f"{out} exists: pass --overwrite to replace it")
     if not out.parent.is_dir(): raise MissingPathError(f"folder {out.parent} does not exist")
     if not os.access(out.parent, os.W_OK): raise UnwritablePathError(f"folder {out.parent} is not writable")
     return out
+
+@checks(folder=Location())
+def writable_folder(folder, overwrite:bool=False) -> Path:
+    "Check, before any work, that a model may be saved in `folder` (`save_collab`): outside the data folders, in a writable place, and new, empty, or (with `overwrite`) a saved model's"
+    from collab_nb.saving import check_save_target
+    folder = Path(folder)
+    if folder.is_symlink() and not folder.exists(): raise PathInTheWayError(f"{folder} is a link to nothing ({os.readlink(folder)}): name a real folder")
+    _outside_data(folder, 'a folder')
+    check_save_target(folder, overwrite)
+    there = next(p for p in [folder, *folder.absolute().parents] if p.exists())
+    if not there.is_dir(): raise PathInTheWayError(f"{there} is a file, so {folder} cannot be made")
+    if not os.access(there, os.W_OK): raise UnwritablePathError(f"folder {there} is not writable")
+    return folder
 
 # %% ../nbs/82_cli.ipynb #585ecfc6
 @checks()
@@ -81,17 +99,34 @@ def write_atomic(out:Path, text:str):
         if os.path.exists(tmp): os.unlink(tmp)
 
 # %% ../nbs/82_cli.ipynb #c4500365
-def _board_names(models, dataset):
-    "The recipes to train: the named ones, or every strict one that trains on `dataset` (surprise's and myFM's only if they import)"
-    if models is not None and models != 'all':
-        names = [m.strip() for m in models.split(',') if m.strip()]
-        if not names: raise ValueError(f"--models {models!r} names no model: give comma-separated names, or leave --models out for the whole board")
+def _named(models):
+    "The model names of `--models` (None for the whole board); an error when it names none"
+    if models is None or models == 'all': return None
+    names = [m.strip() for m in models.split(',') if m.strip()]
+    if not names: raise ValueError(f"--models {models!r} names no model: give comma-separated names, or leave --models out for the whole board")
+    return names
+
+def _without(names, rs, columns, flag_of=dict(timestamp='--time', rating='--rating')):
+    "`names` less the recipes that read a column the data lacks (`Recipe.needs`), said in a note"
+    lacking = {m: [c for c in rs[m].needs if c not in columns] for m in names if m in rs}
+    out = [m for m in names if not lacking.get(m)]
+    if len(out) < len(names):
+        print(f"note: {[m for m in names if lacking.get(m)]} need a column these ratings lack ({sorted({c for v in lacking.values() for c in v})}), so their rows are left out", file=sys.stderr)
+    return out
+
+def _board_names(models, dataset, columns=None):
+    "The recipes to train: the named ones, or every strict one that trains on `dataset` and finds the `columns` it needs (surprise's and myFM's only if they import)"
+    rs = recipes('rating')
+    names = _named(models)
+    if names is not None:
+        lacking = [m for m in names if m in rs and columns is not None and set(rs[m].needs) - set(columns)]
+        if lacking: raise ValueError(f"{lacking} need {sorted({c for m in lacking for c in rs[m].needs} - set(columns))}, a column these ratings lack: leave them out, or name the column (--time)")
         return names
     from collab_nb.top import import_myfm
-    rs = recipes('rating')
     strict = [m for m, r in rs.items() if r.protocol == 'strict']
     names = [m for m in strict if not rs[m].datasets or dataset in rs[m].datasets]
     if len(names) < len(strict): print(f'note: {sorted(set(strict) - set(names))} train only on other data sets, so their rows are left out', file=sys.stderr)
+    if columns is not None: names = _without(names, rs, columns)
     if len(strict) < len(rs): print(f'note: transductive rows {sorted(set(rs) - set(strict))} train only when named in --models', file=sys.stderr)
     try: import surprise
     except ImportError:
@@ -103,35 +138,94 @@ def _board_names(models, dataset):
         print(f'note: {e}; its row is left out', file=sys.stderr)
     return names
 
+# %% ../nbs/82_cli.ipynb #968546ac
+def _own_ratings(cmd, ratings, user, item, rating, time, duplicates, prefer=None):
+    "The ratings file `ratings` read by `collab_nb.files` (its columns named, or guessed and said), described on stderr"
+    from collab_nb.files import read_ratings_file
+    rf = read_ratings_file(ratings, user, item, rating, time, duplicates, prefer=prefer)
+    print(f'{cmd}: {rf}', file=sys.stderr)
+    return rf
+
+def _dataset_flag(dataset):
+    "`--dataset`, checked: a MovieLens set's name; a file's name is sent to --ratings"
+    from collab_nb.data import DATASETS
+    if dataset is not None and dataset not in DATASETS and (Path(dataset).suffix or Path(dataset).exists()):
+        raise ValueError(f"--dataset names a MovieLens set, one of {list(DATASETS)}; for your own ratings file use --ratings {dataset}")
+    return dataset
+
+def _no_file_flags(**flags):
+    "Refuse the flags that describe a --ratings file when there is none"
+    given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None]
+    if given: raise ValueError(f"{', '.join(given)} describe the columns of a --ratings file: give --ratings FILE too, or leave them out")
+
+def _file_split(rf, split, valid_pct, seed):
+    "A `Split` of the ratings file `rf` for the boards: at random, or each user's last ratings by time (`collab_nb.files.split_file`)"
+    from collab_nb.leaderboard import Split
+    from collab_nb.files import split_file, board_frame, held_out_note
+    if split not in (None, 'random', 'time'): raise ValueError(f"split must be 'random' or 'time' for a --ratings file (ML-100k's folds are ML-100k's), got {split!r}")
+    split = split or 'random'
+    if split == 'time' and rf.time is None: raise ValueError(f"--split time holds out each user's last ratings, and {rf.path.name} has no time column: name it with --time")
+    def splitter(r): return split_file(rf, split, valid_pct, seed)
+    splitter.__name__ = f"each user's last {valid_pct:.0%} by time" if split == 'time' else f'random {valid_pct:.0%} (seed {seed})'
+    sp = Split(rf.path.name, splitter, valid_pct, seed, ratings=board_frame(rf))
+    note = held_out_note(rf, sp.splits)
+    if note: print(note, file=sys.stderr)
+    return sp
+
+def _columns(rf, sp):
+    "The columns the recipes may read: the board's, less the rating of implicit data (a column of ones)"
+    return set(sp.ratings.columns) - ({'rating'} if rf is not None and rf.implicit else set())
+
 # %% ../nbs/82_cli.ipynb #17161a3e
 @call_parse
-@usage('collab-nb-compare', valid_pct=Fraction(), seed=Count(0), epochs=Count(), k=Count())
+@usage('collab-nb-compare', valid_pct=Fraction(), seed=Count(0), epochs=Count(), k=Count(), duplicates=Choice('mean', 'keep', 'error'))
 def collab_nb_compare(
-    dataset:str='ml-100k', # 'ml-100k' or 'ml-latest-small'
-    split:str=None, # an ML-100k fold (u1..u5, ua, ub), 'random', or 'stratified' (each user's last 25%, as microsoft/recommenders); default u1 for ml-100k, random for ml-latest-small
-    valid_pct:float=0.2, # share of ratings held out by a random split
+    dataset:str=None, # 'ml-100k' (the default), 'ml-latest-small', or lesson 10's 'ml-25m' and 'ml-32m'; a file of your own: --ratings
+    split:str=None, # an ML-100k fold (u1..u5, ua, ub), 'random', or 'stratified' (each user's last 25%, as microsoft/recommenders); with --ratings, 'random' or 'time' (each user's last ratings by time); default u1 for ml-100k, random otherwise
+    valid_pct:float=0.2, # share of ratings held out by a random or time split
     seed:int=42, # seed of the random split and of training
-    models:str=None, # comma-separated model names (default, or 'all': every one that trains on this data set)
+    models:str=None, # comma-separated model names (default, or 'all': every one that trains on this data)
     epochs:int=None, # override the epochs of every model trained in epochs
     out:str=None, # write the table to this .csv or .md file
     overwrite:bool=False, # replace `out` if it exists
-    task:str='rating', # 'rating': RMSE of the rating models; 'ranking': top-k lists of the rankers (lesson 8)
+    task:str=None, # 'rating' (the default): RMSE of the rating models; 'ranking': top-k lists of the rankers (lesson 8; the default for implicit data)
     k:int=10, # length of each list (ranking)
-    threshold:str='4', # a held-out rating >= this is relevant (ranking); 'none': every held-out item is
+    threshold:str=None, # a held-out rating >= this is relevant (ranking; default 4 on MovieLens, 'none' on a --ratings file); 'none': every held-out item is
+    ratings:str=None, # your own ratings instead of --dataset: a CSV, TSV or Parquet file with a row for each rating (user, item, rating, and a time if you have one) or interaction (no rating column), its columns named by a header line (none: user, item, rating, time in that order)
+    user:str=None, # its user column (default: guessed from the header: user, userId, customer...)
+    item:str=None, # its item column (default: guessed: item, movieId, product, sku...)
+    rating:str=None, # its rating column (default: guessed: rating, stars, score...); 'none': implicit data, every row an interaction
+    time:str=None, # its time column, numbers or dates (default: guessed: timestamp, time, ts, date...); 'none': no time
+    duplicates:str='mean', # rows rating a (user, item) again: 'mean' them, 'keep' each, or 'error'
 ):
-    "Train the course's models, baselines and peers on one split and print the leaderboard (of ratings, or of rankings)"
+    "Train the course's models, baselines and peers on one split and print the leaderboard (of ratings, or of rankings), on MovieLens or on your own ratings file"
     cmd = 'collab-nb-compare'
     with exits(cmd, 2):
         import pandas as pd
         from collab_nb.leaderboard import Split, compare, check_models
         from collab_nb.ranking import per_user_split
         out = writable_file(out, overwrite)
-        if task not in ('rating', 'ranking'): raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
+        if task not in (None, 'rating', 'ranking'): raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
         if epochs is not None: check_count(epochs, 'epochs')
-        split = split or ('u1' if dataset == 'ml-100k' else 'random')
-        sp = Split(dataset, per_user_split if split == 'stratified' else split, valid_pct, seed)
-        if task == 'ranking': return _ranking_board(cmd, sp, models, k, threshold, out)
-        names = check_models(_board_names(models, dataset), dataset, recipes('rating'))
+        rf = None
+        if ratings is None:
+            _dataset_flag(dataset); _no_file_flags(user=user, item=item, rating=rating, time=time)
+            dataset = dataset or 'ml-100k'
+            split = split or ('u1' if dataset == 'ml-100k' else 'random')
+            if split == 'time': raise ValueError("--split time is for a --ratings file: on MovieLens use 'stratified' (each user's last 25% at random) or a fold")
+            sp = Split(dataset, per_user_split if split == 'stratified' else split, valid_pct, seed)
+        else:
+            if dataset is not None: raise ValueError(f"--dataset {dataset} and --ratings {ratings}: give one of them")
+            rf = _own_ratings(cmd, ratings, user, item, rating, time, duplicates)
+            if rf.implicit and task == 'rating': raise ValueError(f"--task rating needs ratings, and {rf.path.name} has none (implicit data, no rating column): use --task ranking")
+            if rf.implicit and task is None: print(f'note: {rf.path.name} has no ratings, so the ranking board trains on its interactions; the rating models are left out', file=sys.stderr)
+            sp = _file_split(rf, split, valid_pct, seed)
+        task = task or ('ranking' if rf is not None and rf.implicit else 'rating')
+        if task == 'ranking':
+            if rf is not None and rf.implicit and threshold not in (None, 'none'): raise ValueError(f"--threshold {threshold}: {rf.path.name} has no ratings to compare with it (implicit data): every held-out item is relevant")
+            return _ranking_board(cmd, sp, models, k, threshold or ('4' if rf is None else 'none'), out, _columns(rf, sp))
+        if threshold is not None: raise ValueError("--threshold is for --task ranking")
+        names = check_models(_board_names(models, sp.dataset, _columns(rf, sp) if rf is not None else None), sp.dataset, recipes('rating'))
     print(f'{cmd}: {len(names)} models on {sp.name}: {len(sp.train):,} training, {len(sp.valid):,} held-out ratings', file=sys.stderr)
     with exits(cmd, 1): table = compare(sp, names, epochs, recipes=recipes('rating'))
     if bars_render(): print()   # end the progress bar's line
@@ -143,17 +237,25 @@ def collab_nb_compare(
     return table
 
 # %% ../nbs/82_cli.ipynb #9e789fed
-def _ranking_board(cmd, sp, models, k, threshold, out):
-    "The ranking board of `collab-nb-compare --task ranking`: lesson 8's recipes on `sp`, by NDCG@k"
+def _ranking_board(cmd, sp, models, k, threshold, out, columns=None):
+    "The ranking board of `collab-nb-compare --task ranking`: lesson 8's recipes on `sp`, by NDCG@k (those that read a column not in `columns` left out)"
+    import importlib.util
     from collab_nb.ranking import compare_ranking
     RANK_RECIPES = recipes('ranking')
     with exits(cmd, 2):
         try: thr = None if str(threshold).lower() == 'none' else float(threshold)
         except ValueError: raise ValueError(f"threshold must be a rating (a number) or 'none', got {threshold!r}") from None
         if isinstance(k, bool) or k < 1: raise ValueError(f"k must be a whole number >= 1, got {k}")
-        names = [m.strip() for m in models.split(',') if m.strip()] if models and models != 'all' else None
+        names = _named(models)
         unknown = [m for m in names or [] if m not in RANK_RECIPES]
         if unknown: raise ValueError(f"unknown model(s) {unknown}: with --task ranking choose from {list(RANK_RECIPES)}")
+        if columns is not None and names is not None:
+            lacking = [m for m in names if set(RANK_RECIPES[m].needs) - set(columns)]
+            if lacking: raise ValueError(f"{lacking} learn from ratings, and these have none (implicit data): leave them out")
+        if names is None:
+            has_implicit = importlib.util.find_spec('implicit') is not None   # without importing it
+            names = [m for m in RANK_RECIPES if has_implicit or not m.startswith('implicit')]
+            if columns is not None: names = _without(names, RANK_RECIPES, columns)
     print(f'{cmd}: rankers on {sp.name}: {len(sp.train):,} training, {len(sp.valid):,} held-out ratings', file=sys.stderr)
     with exits(cmd, 1): board = compare_ranking(sp.dls(2048, item_name='movie'), sp.valid, names, k=k, threshold=thr, recipes=RANK_RECIPES)
     print(board.to_string(index=False, float_format=lambda v: f'{v:.3f}'))
@@ -213,11 +315,12 @@ def collab_nb_bench(
 
 # %% ../nbs/82_cli.ipynb #34c70492
 @call_parse
-@usage('collab-nb-train', bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), processes=Count(), seed=Count(0))
+@usage('collab-nb-train', bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), processes=Count(), seed=Count(0), valid_pct=Fraction(),
+       duplicates=Choice('mean', 'keep', 'error'))
 def collab_nb_train(
-    dataset:str='ml-100k', # ml-100k, ml-latest-small, ml-25m or ml-32m
-    split:str=None, # an ML-100k fold or 'random' (default: u1 on ml-100k, else random)
-    recipe:str='course fast', # a rating recipe of one model, by name: 'course fast' (lesson 5: DotProductBias, bs 2048, fit_one_cycle(5, 1e-2, wd=0.3)), 'DotProductBias', 'CollabNN'...; the flags below override its settings
+    dataset:str=None, # ml-100k (the default), ml-latest-small, ml-25m or ml-32m; a file of your own: --ratings
+    split:str=None, # an ML-100k fold or 'random' (default: u1 on ml-100k, else random); with --ratings, 'random' or 'time' (each user's last ratings by time)
+    recipe:str=None, # a rating recipe of one model, by name: 'course fast' (the default; lesson 5: DotProductBias, bs 2048, fit_one_cycle(5, 1e-2, wd=0.3)), 'DotProductBias', 'CollabNN'...; or a ranker of lesson 8 ('EASE', the default on implicit data; 'BPR', 'softmax', 'popularity'); the flags below override a rating recipe's settings
     bs:int=None, # the global batch, split among the processes
     epochs:int=None, lr:float=None, wd:float=None,
     sparse:bool=False, # sparse embedding gradients and RowAdam
@@ -225,34 +328,76 @@ def collab_nb_train(
     seed:int=0, # the model's initial weights
     path:str=None, # a folder holding the data set's files (default: untar_data's)
     out:str=None, # a .json file for the result
-    overwrite:bool=False, # replace --out if it exists
+    overwrite:bool=False, # replace --out, and a model saved in --save, if they exist
+    ratings:str=None, # your own ratings instead of --dataset: a CSV, TSV or Parquet file with a row for each rating (user, item, rating, and a time if you have one) or interaction (no rating column), its columns named by a header line (none: user, item, rating, time in that order)
+    user:str=None, # its user column (default: guessed from the header: user, userId, customer...)
+    item:str=None, # its item column (default: guessed: item, movieId, product, sku...)
+    rating:str=None, # its rating column (default: guessed: rating, stars, score...); 'none': implicit data, every row an interaction
+    time:str=None, # its time column, numbers or dates (default: guessed: timestamp, time, ts, date...); 'none': no time
+    duplicates:str='mean', # rows rating a (user, item) again: 'mean' them, 'keep' each, or 'error'
+    valid_pct:float=0.1, # share held out by a random or time split, to score the model
+    save:str=None, # a folder to save the trained model in (the course's safe format, lesson 6b), for collab-nb-recommend: new, empty, or (with --overwrite) a saved model's
 ):
-    "Train a recipe on a data set in one process, or data-parallel in several (accelerate launch, or --processes), and print its RMSE"
-    with exits('collab-nb-train', 2):   # lesson 10's module, and its libraries (accelerate, torch.distributed): a missing one is one line too
+    "Train a recipe on a data set or on your own ratings file, in one process or data-parallel in several (accelerate launch, or --processes); print its RMSE (a ranker's NDCG@10) and save it"
+    cmd = 'collab-nb-train'
+    with exits(cmd, 2):   # lesson 10's module, and its libraries (accelerate, torch.distributed): a missing one is one line too
         from fastai.torch_core import rank_distrib, num_distrib
         from collab_nb.distributed import check_train_args, check_train_data, check_processes, spawn_launcher
         from collab_nb.data import check_split
         from collab_nb.registry import trainable, train
     launched = num_distrib() > 1
-    with exits('collab-nb-train', 2):
+    world = max(processes, num_distrib())
+    rf = ranker = None
+    with exits(cmd, 2):
         check_count(processes, 'processes')
         if launched and processes > 1: raise ValueError(f"--processes {processes} under accelerate launch, which started {num_distrib()}: leave --processes out")
         check_processes(num_distrib() if launched else processes)
-        check_train_args(dataset, trainable(recipe), bs, epochs, max(processes, num_distrib()))
-        check_split(split or ('u1' if dataset == 'ml-100k' else 'random'), dataset)
-        check_train_data(dataset, path, max(processes, num_distrib()))   # before any process starts: the files there, memory for all of them
+        if ratings is None:
+            _dataset_flag(dataset); _no_file_flags(user=user, item=item, rating=rating, time=time)
+            dataset, recipe = dataset or 'ml-100k', recipe or 'course fast'
+            check_train_args(dataset, trainable(recipe), bs, epochs, world)
+            check_split(split or ('u1' if dataset == 'ml-100k' else 'random'), dataset)
+            check_train_data(dataset, path, world)   # before any process starts: the files there, memory for all of them
+        else:
+            if dataset is not None or path is not None: raise ValueError(f"--{'dataset' if dataset is not None else 'path'} and --ratings {ratings}: give a data set or your own ratings, not both")
+            if split not in (None, 'random', 'time'): raise ValueError(f"split must be 'random' or 'time' for a --ratings file (ML-100k's folds are ML-100k's), got {split!r}")
+            rf = _own_ratings(cmd, ratings, user, item, rating, time, duplicates)
+            recipe = recipe or ('EASE' if rf.implicit else 'course fast')
+            ranker = recipes('ranking').get(recipe)
+            if ranker is None:
+                if rf.implicit: raise ValueError(f"{recipe!r} predicts ratings, and {rf.path.name} has none (implicit data): choose a ranker, --recipe {' or '.join(m for m, r in recipes('ranking').items() if 'rating' not in r.needs)}")
+                check_train_args(None, trainable(recipe), bs, epochs, world)
+            elif world > 1 or any(v is not None for v in (bs, epochs, lr, wd)) or sparse:
+                raise ValueError(f"{recipe!r} is a ranker of lesson 8: it trains with its own settings, in one process (leave out --processes, --bs, --epochs, --lr, --wd and --sparse)")
+            if split == 'time' and rf.time is None: raise ValueError(f"--split time holds out each user's last ratings, and {rf.path.name} has no time column: name it with --time")
         out = writable_file(out, overwrite, suffixes=('.json',)) if out is not None and not rank_distrib() else None
-    kw = dict(dataset=dataset, split=split, recipe=recipe, bs=bs, epochs=epochs, lr=lr, wd=wd, sparse=sparse, seed=seed, path=path)
-    with exits('collab-nb-train', 1):
-        if processes > 1:
-            with tempfile.TemporaryDirectory() as d:
-                spawn_launcher(partial(train, **kw, out=f'{d}/result.json'), num_processes=processes)
-                res = json.loads(Path(d, 'result.json').read_text())
-        else: res = train(**kw)
+        save = writable_folder(save, overwrite) if save is not None and not rank_distrib() else save
+    if rf is not None:
+        from collab_nb.files import split_file, held_out_note, train_ranker
+        with exits(cmd, 2): splits = split_file(rf, split or 'random', valid_pct)
+        note = held_out_note(rf, splits)
+        if note and not rank_distrib(): print(note, file=sys.stderr)
+        split_name = f"each user's last {valid_pct:.0%} by time" if split == 'time' else f'random {valid_pct:.0%}'
+    if ranker is not None:
+        with exits(cmd, 1): res = train_ranker(rf, splits, ranker, save=save, overwrite=overwrite)
+        print(f"{res['model']} ({res['recipe']}) on {res['dataset']} {split_name}: NDCG@10 {res['ndcg@10']:.4f}, recall@10 {res['recall@10']:.4f} "
+              f"over {res['users']:,} users, every held-out item relevant; trained in {res['seconds']:.1f} s", flush=True)
+    else:
+        kw = dict(dataset=dataset, split=split, recipe=recipe, bs=bs, epochs=epochs, lr=lr, wd=wd, sparse=sparse, seed=seed, path=path, save=save, overwrite=overwrite)
+        if rf is not None: kw.update(dataset=rf.path.name, split=splits, ratings=rf.ratings.reset_index(drop=True), names=(rf.user, rf.item, rf.rating), valid_pct=valid_pct)
+        with exits(cmd, 1):
+            if processes > 1:
+                with tempfile.TemporaryDirectory() as d:
+                    spawn_launcher(partial(train, **kw, out=f'{d}/result.json'), num_processes=processes)
+                    res = json.loads(Path(d, 'result.json').read_text())
+            else: res = train(**kw)
+        if rf is not None: res['split'] = split_name
     if rank_distrib() == 0:
-        n = res['processes']
-        print(f"{res['model']} ({res['recipe']}{', sparse' if res['sparse'] else ''}) on {res['dataset']} {res['split']}: {n} process{'es' if n > 1 else ''}, "
-              f"global batch {res['global_bs']}, {res['epochs']} epoch{'s' if res['epochs'] > 1 else ''}: RMSE {res['rmse']:.4f} in {res['seconds']:.1f} s", flush=True)
+        if ranker is None:
+            n = res['processes']
+            print(f"{res['model']} ({res['recipe']}{', sparse' if res['sparse'] else ''}) on {res['dataset']} {res['split']}: {n} process{'es' if n > 1 else ''}, "
+                  f"global batch {res['global_bs']}, {res['epochs']} epoch{'s' if res['epochs'] > 1 else ''}: RMSE {res['rmse']:.4f} in {res['seconds']:.1f} s", flush=True)
+        if save is not None: print(f"saved the model in {save}: collab-nb-recommend {save} --users all --n 10 --out recs.csv", file=sys.stderr)
         if out is not None:
             write_atomic(out, json.dumps(res, indent=1))
             print(f'wrote {out}', file=sys.stderr)
@@ -261,6 +406,72 @@ def collab_nb_train(
         for f in (sys.stdout, sys.stderr): f.flush()
         os._exit(0)
     return res
+
+# %% ../nbs/82_cli.ipynb #73ec6242
+def _user_ids(users:str, rec) -> list|None:
+    "The users `--users` names, as the model's ids: None for 'all'; ids separated by commas; or a file of ids, one a line (a first line that is the model's user column is its header)"
+    if users.strip().lower() == 'all': return None
+    if Path(users).is_file():
+        vals = [l.strip().strip('"') for l in Path(users).read_text().splitlines() if l.strip()]
+        if vals and vals[0] == rec.names[0]: vals = vals[1:]
+        what = f'the file {users}'
+    else: vals, what = [u.strip() for u in users.split(',') if u.strip()], f'--users {users!r}'
+    if not vals: raise ValueError(f"{what} names no user: give ids separated by commas, a file of ids (one a line), or 'all'")
+    import numpy as np
+    as_text = {str(u): u for u in rec.users[1:]}
+    numbers = all(isinstance(u, (int, np.integer)) for u in list(as_text.values())[:1000])
+    def one(v):   # an id the model knows, by its text; else a new user, a number where the model's ids are numbers
+        if v in as_text: return as_text[v]
+        return int(v) if numbers and v.lstrip('-').isdigit() else v
+    return [one(v) for v in vals]
+
+@call_parse
+@usage('collab-nb-recommend', n=Count(), model=Location(), bs=Count())
+def collab_nb_recommend(
+    model:str, # a folder holding a saved model: `collab-nb-train --save`, or `save_collab` in Python
+    users:str='all', # 'all' (every user the model knows, then the new users of --ratings), ids separated by commas, or a file of ids (one a line)
+    n:int=10, # the length of each list
+    ratings:str=None, # a file of ratings the model was not trained on (CSV, TSV or Parquet): a new user's are folded in (lesson 6), and what each user rated is left out of their list
+    user:str=None, # its user column (default: the model's, else guessed)
+    item:str=None, # its item column (default: the model's, else guessed)
+    rating:str=None, # its rating column (default: guessed); 'none' for a ranker's interactions
+    out:str=None, # a .csv file for the lists (default: printed)
+    overwrite:bool=False, # replace --out if it exists
+    bs:int=256, # users scored at a time
+):
+    "Write top-N lists from a saved model: a row for each user and rank, with the item, its predicted rating (a ranker's score), how often it was rated in training, and where the list came from (the model; a new user's folded-in ratings; the popularity fallback)"
+    cmd = 'collab-nb-recommend'
+    with exits(cmd, 2):
+        import time as clock
+        import pandas as pd
+        from collab_nb.saving import load_collab
+        from collab_nb.files import recommend_lists
+        out = writable_file(out, overwrite, suffixes=('.csv',))
+        t0 = clock.perf_counter()
+        rec = load_collab(model)
+        un, itn = rec.names
+        new = None
+        if ratings is not None:
+            rf = _own_ratings(cmd, ratings, user, item, rating, None, 'mean', prefer=dict(user=un, item=itn))
+            new = rf.ratings.reset_index(drop=True).rename(columns={rf.user: un, rf.item: itn, rf.rating: 'rating'})
+            text = [isinstance(v, str) for v in rec.users[1:2] + rec.items[1:2]]
+            for c, is_text in zip((un, itn), text):   # the model's ids are text: the file's '12' is the id '12'
+                if is_text: new[c] = new[c].astype(str)
+        else: _no_file_flags(user=user, item=item, rating=rating)
+        ids = _user_ids(users, rec)
+        lists = recommend_lists(rec, ids, n, new_ratings=new, bs=bs)
+    secs = clock.perf_counter() - t0
+    for note in lists.attrs.get('notes', []): print(f'note: {note}', file=sys.stderr)
+    n_users = lists[un].nunique()
+    sources = lists.drop_duplicates(un).source.value_counts()
+    print(f"{cmd}: {n_users:,} lists of up to {n} in {secs:.1f} s (" + ', '.join(f'{v:,} {k}' for k, v in sources.items()) + ')', file=sys.stderr)
+    if 'predicted' in lists.columns and rec.scale is not None:
+        print(f"note: predicted ratings are shown inside the training scale {rec.scale[0]:g}..{rec.scale[1]:g}; the model's range reaches a little past both ends so that it can predict them", file=sys.stderr)
+    if out is None: print(lists.to_csv(index=False, float_format='%.4f'), end='')
+    else:
+        with exits(cmd, 1): write_atomic(out, lists.to_csv(index=False, float_format='%.4f'))
+        print(f'wrote {out}', file=sys.stderr)
+    return lists
 
 # %% ../nbs/82_cli.ipynb #71e55496
 @call_parse

@@ -435,6 +435,7 @@ class Recipe(Mapping):
     task: str = 'rating' # one of `TASKS`
     settings: dict = field(default_factory=dict) # the hyperparameters `fit` trains with (bs, epochs, lr, wd, ...)
     model: callable|None = None # `model(dls)` builds the model it trains with fastai's `Learner` (None: it trains no such model)
+    needs: tuple = () # columns it reads beyond the user and the item (and a rating recipe's rating): 'timestamp' for biases by day; 'rating' for a ranker that learns from ratings, not interactions
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.strip(): raise ValueError(f"a recipe's name must be a non-empty string, got {self.name!r}")
@@ -444,6 +445,7 @@ class Recipe(Mapping):
         check_count(self.epochs, f'recipe {self.name!r}: epochs', minimum=0)
         if not isinstance(self.settings, dict): raise TypeError(f"recipe {self.name!r}: settings must be a dict, got {type(self.settings).__name__}")
         if self.model is not None and not callable(self.model): raise TypeError(f"recipe {self.name!r}: model must build a model from DataLoaders")
+        if isinstance(self.needs, str) or not all(isinstance(c, str) for c in self.needs): raise TypeError(f"recipe {self.name!r}: needs must be a tuple of column names, got {self.needs!r}")
 
     def __getitem__(self, k):
         try: return self.settings[k]

@@ -22,6 +22,7 @@ from fastai.distributed import DistributedTrainer, DistributedDL
 from accelerate.utils import patch_environment
 from .core import *
 from .data import check_dataset, dataset_path, estimate_ratings
+from .saving import save_collab, check_save_target
 from .learner import *
 from .leaderboard import FAST_RECIPE
 from .sparse import sparse_embeddings, sum_rows, RowAdam
@@ -154,10 +155,10 @@ def cpu_threads(processes:int) -> int:
     return max(1, (os.cpu_count() or 1) // processes)
 
 # %% ../nbs/10_scale.ipynb #ae34a52c
-@checks(bs=Count(), epochs=Count(), processes=Count(), recipe=IsA('Recipe', 'a Recipe (FAST_RECIPE, say)'))
-def check_train_args(dataset:str, recipe:Recipe, bs:int|None=None, epochs:int|None=None, processes:int=1) -> dict:
-    "`train_collab`'s choices checked before any work (a known data set; a rating recipe of one model trained by fastai, with `bs`, `epochs`, `lr` and `wd`; a global batch that divides among `processes`): the settings they make"
-    check_dataset(dataset)
+@checks(bs=Count(), epochs=Count(), processes=Count(), recipe=IsA('Recipe', 'a Recipe (FAST_RECIPE, say)'), dataset=Text(none=True))
+def check_train_args(dataset:str|None, recipe:Recipe, bs:int|None=None, epochs:int|None=None, processes:int=1) -> dict:
+    "`train_collab`'s choices checked before any work (a known data set, or None for your own ratings; a rating recipe of one model trained by fastai, with `bs`, `epochs`, `lr` and `wd`; a global batch that divides among `processes`): the settings they make"
+    if dataset is not None: check_dataset(dataset)
     if not isinstance(recipe, Recipe): raise TypeError(f"recipe must be a Recipe (FAST_RECIPE, say), got {type(recipe).__name__}")
     missing = [k for k in ('bs', 'epochs', 'lr', 'wd') if k not in recipe.settings]
     if recipe.task != 'rating' or recipe.model is None or missing:
@@ -185,37 +186,50 @@ def _end_group(barrier:bool=False):
         if barrier: dist.barrier()
         dist.destroy_process_group()
 
-@checks(bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), seed=Count(0))
-def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`)
-                 split:str|None=None, # an ML-100k fold or 'random' (default: 'u1' on ml-100k, else 'random')
+@checks(bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0), seed=Count(0), valid_pct=Fraction(),
+        split=Anything("collab_dls checks it: a fold name, 'random', or (train, valid) positions of `ratings`"),
+        ratings=IsA('DataFrame', 'a ratings frame', none=True), names=Many(Text(), n=3, what='(user, item, rating) column names'), save=Location(none=True))
+def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`), or the name of your `ratings`
+                 split=None, # an ML-100k fold or 'random' (default: 'u1' on ml-100k, else 'random'); with `ratings`, also (train, valid) positions
                  recipe:Recipe=FAST_RECIPE, # a rating `Recipe` of one model (its `model` and settings); bs, epochs, lr and wd override its settings
                  bs:int|None=None, epochs:int|None=None, lr:float|None=None, wd:float|None=None,
                  sparse:bool=False, # sparse embedding gradients and `RowAdam`
                  seed:int=0, # the model's initial weights (every process builds the same)
                  path=None, # a folder holding the data set's files (default: `untar_data`'s)
-                 out=None): # a JSON file process 0 writes the result to
+                 out=None, # a JSON file process 0 writes the result to
+                 ratings=None, # your own ratings, instead of `dataset`'s (`collab_nb.files.read_ratings_file`)
+                 names=('user', 'movie', 'rating'), # the user, item and rating columns of `ratings`
+                 valid_pct:float=0.1, # share held out by a random split
+                 save=None, # a folder process 0 saves the trained model to (`save_collab`): new, empty, or a saved model's
+                 overwrite:bool=False): # replace a model saved in `save`
     "Train `recipe`'s model on `dataset` in this process, or data-parallel in each process Accelerate launched (`bs` the global batch); return the result"
     world = max(1, num_distrib())
     if world > 1:
         check_processes(world)
         if not torch.cuda.is_available(): torch.set_num_threads(cpu_threads(world))
-    r = {**check_train_args(dataset, recipe, bs, epochs, world), **{k: v for k, v in dict(lr=lr, wd=wd).items() if v is not None}}
-    check_train_data(dataset, path, world)
-    split = split or ('u1' if dataset == 'ml-100k' else 'random')
-    dls = collab_dls(dataset, split=split, bs=r['bs'] // world, item_name='movie', path=path, valid_pct=0.1)
+    r = {**check_train_args(dataset if ratings is None else None, recipe, bs, epochs, world), **{k: v for k, v in dict(lr=lr, wd=wd).items() if v is not None}}
+    if ratings is None: check_train_data(dataset, path, world)
+    if save is not None and rank_distrib() == 0: check_save_target(save, overwrite)   # before the training, not after it
+    split = split if split is not None else ('u1' if dataset == 'ml-100k' and ratings is None else 'random')
+    user_name, item_name, rating_name = names
+    dls = collab_dls(dataset if ratings is None else ratings, split=split, bs=r['bs'] // world, user_name=user_name, item_name=item_name,
+                     rating_name=rating_name, path=path, valid_pct=valid_pct)
+    ys = dls.train_ds.ys.iloc[:, 0]
+    y_range = (0, 5.5) if ratings is None else rating_y_range(float(ys.min()), float(ys.max()))   # MovieLens: fastai's; your ratings: around their scale
     set_seed(seed)
-    m = recipe.model(dls)
+    m = with_y_range(recipe.model(dls), y_range)
     learn = CollabLearner(dls, sparse_embeddings(m) if sparse else m, **({'opt_func': RowAdam} if sparse else {}))
     owns_group = world > 1 and not dist.is_initialized()   # the group Accelerate makes for this training is ours to end
     if owns_group: atexit.register(_end_group)   # should training fail: still ended before the interpreter's shutdown
     t0, sent0 = time.perf_counter(), loopback_bytes()
     with learn.distrib_ctx(), learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(r['epochs'], r['lr'], wd=r['wd'])
     secs, sent = time.perf_counter() - t0, loopback_bytes()
-    res = dict(dataset=dataset, split=split, model=type(m).__name__, recipe=recipe.name, sparse=sparse, processes=world, global_bs=r['bs'],
+    res = dict(dataset=dataset, split=split if isinstance(split, str) else 'given', model=type(m).__name__, recipe=recipe.name, sparse=sparse, processes=world, global_bs=r['bs'],
                epochs=r['epochs'], lr=r['lr'], wd=r['wd'], seconds=round(secs, 2), steps=learn.train_iter,
                sent_per_step=(sent - sent0) / world / learn.train_iter if world > 1 and None not in (sent, sent0) else None)   # bytes each process sent
     if rank_distrib() == 0:
         res['rmse'] = valid_rmse(learn.model, dls)   # the model, not the Learner: fastai's get_preds would wait for the other processes
+        if save is not None: res['saved'] = str(save_collab(learn.model, save, dls=dls, overwrite=overwrite))
         if out is not None: Path(out).write_text(json.dumps(res))
     if owns_group: _end_group(barrier=True)   # all meet once process 0 has scored, then each ends its group: none is left to the shutdown
     return res

@@ -7,7 +7,7 @@ Docs: https://collab-nb.github.io/collab_nb/leaderboard.html.md"""
 # %% ../nbs/05_leaderboard.ipynb #66da808a
 from __future__ import annotations
 import sys, time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from fastprogress.fastprogress import progress_bar
@@ -38,12 +38,13 @@ class Split:
     valid_pct: float = 0.2 # share held out by a random split
     seed: int = 42 # seed of the random split, and of every model's training
     path: object = None # folder of the extracted data (default: `untar_data`'s)
+    ratings: pd.DataFrame|None = field(default=None, repr=False) # your own ratings (columns user, movie, title, rating), instead of loading `dataset`, which then only names them
 
     def __post_init__(self):
-        check_dataset(self.dataset)
-        named = isinstance(check_split(self.split, self.dataset), str)
+        if self.ratings is None: check_dataset(self.dataset)
+        named = isinstance(check_split(self.split, None if self.ratings is not None and self.split == 'random' else self.dataset), str)
         check_fraction(self.valid_pct, 'valid_pct')
-        self.ratings = load_ratings(self.dataset, self.path)
+        self.ratings = load_ratings(self.dataset, self.path) if self.ratings is None else check_ratings(self.ratings, item_name='title').reset_index(drop=True)
         splitter = (self.split if not named else FoldSplitter(self.split, self.path) if self.split != 'random'
                     else SeededSplitter(self.valid_pct, self.seed))
         self.splits = [list(s) for s in splitter(self.ratings)]
@@ -51,6 +52,11 @@ class Split:
         for part, rows in (('training', self.train), ('held-out', self.valid)):
             if not len(rows): raise ValueError(f"{self.name} leaves no {part} ratings: every model would fit or be scored on nothing")
         self._dls = {}
+
+    @property
+    def y_range(self) -> tuple:
+        "What a rating model squashes its predictions into: fastai's `(0, 5.5)` on MovieLens, else `rating_y_range` of the training ratings"
+        return (0, 5.5) if self.dataset in DATASETS else rating_y_range(float(self.train.rating.min()), float(self.train.rating.max()))
 
     @property
     def name(self):
@@ -68,7 +74,7 @@ class Split:
         return self.cached((bs, item_name, classes), lambda: collab_dls(self.ratings, split=self.splits, bs=bs, item_name=item_name,
                                                                         y_block=CategoryBlock() if classes else None))
 
-Split.__init__ = checks(valid_pct=Fraction(), seed=Count(0), path=Location(none=True),
+Split.__init__ = checks(valid_pct=Fraction(), seed=Count(0), path=Location(none=True), ratings=Frame('user', 'movie', 'title', 'rating', none=True),
                         split=Anything('check_split checks it first: a fold name, \'random\', or a function of the ratings'))(Split.__init__)   # a dataclass's own __init__, checked at the entry
 
 # %% ../nbs/05_leaderboard.ipynb #351f1eaa
@@ -76,13 +82,13 @@ Split.__init__ = checks(valid_pct=Fraction(), seed=Count(0), path=Location(none=
         model=Function('a function that builds a model from DataLoaders'))
 def regression_recipe(name:str, model, bs:int=256, lr:float=5e-3, wd:float=0.1, epochs:int=5, about:str='',
                       dls=None, # `dls(split, bs)` builds its DataLoaders (default: `split.dls(bs)`)
-                      datasets:tuple|None=None, protocol:str='strict'):
+                      datasets:tuple|None=None, protocol:str='strict', needs:tuple=()):
     "A `Recipe` that trains `model(dls)` with MSE on `bs`-sized batches with `fit_one_cycle(epochs, lr, wd=wd)`"
     def fit(split, epochs):
         d = split.dls(bs) if dls is None else dls(split, bs)
-        learn, secs = fit_quietly(CollabLearner(d, model(d)), epochs, lr, wd)
+        learn, secs = fit_quietly(CollabLearner(d, with_y_range(model(d), split.y_range)), epochs, lr, wd)
         return dict(preds=get_preds_targs(learn)[0], seconds=secs)
-    return Recipe(name, fit, epochs, about, datasets, protocol, settings=dict(bs=bs, epochs=epochs, lr=lr, wd=wd), model=model)
+    return Recipe(name, fit, epochs, about, datasets, protocol, settings=dict(bs=bs, epochs=epochs, lr=lr, wd=wd), model=model, needs=needs)
 
 @checks(epochs=Count(0), split=IsA('Split', 'a Split (lesson 5)'))
 def fit_global_mean(split, epochs=0):
@@ -103,7 +109,7 @@ def fit_classifier(split, epochs=5, bs=512, lr=5e-3, wd=0.1):
 def _fastai(use_nn, bs, **kw):
     def fit(split, epochs):
         dls = split.dls(bs)
-        learn = collab_learner(dls, use_nn=use_nn, y_range=(0, 5.5), **kw)
+        learn = collab_learner(dls, use_nn=use_nn, y_range=split.y_range, **kw)
         learn, secs = fit_quietly(learn, epochs, 5e-3, 0.1)
         return dict(preds=get_preds_targs(learn)[0], seconds=secs)
     return fit

@@ -29,7 +29,8 @@ __all__ = ['EPOCH_COPY_BYTES', 'THREADS_MAX_ROWS', 'has_targets', 'collab_tensor
            'num_threads', 'CollabTableDataLoaders', 'CollabTable', 'collab_table', 'collab_dls', 'n_users_items',
            'mse_loss_flat', 'default_loss', 'model_sizes', 'check_model_fits', 'one_row', 'CollabLearner',
            'fit_quietly', 'model_dls', 'get_preds_targs', 'valid_rmse', 'global_mean_rmse', 'IdRangeError', 'check_ids',
-           'batch_limits', 'check_batch', 'CollabModel', 'UnknownIdError', 'lookup', 'emb_layers', 'synthetic_ratings']
+           'batch_limits', 'check_batch', 'CollabModel', 'rating_y_range', 'with_y_range', 'UnknownIdError', 'lookup',
+           'emb_layers', 'synthetic_ratings']
 
 # %% ../nbs/00b_engine.ipynb #997a990a
 EPOCH_COPY_BYTES = 64 * 2**20   # a permuted copy of the data up to this size is made each epoch (faster); above it, batches gather their rows
@@ -413,6 +414,24 @@ class CollabModel(Module):
     def from_dls(cls, dls, **kwargs):
         "A model sized for the user and item vocabs of `dls`"
         return cls(*n_users_items(dls), **kwargs)
+
+# %% ../nbs/00b_engine.ipynb #fb6c53fb
+@checks(low=Number(), high=Number())
+def rating_y_range(low:float, high:float) -> tuple:
+    "The `y_range` for ratings from `low` to `high`: fastai's `(0, 5.5)` for a star scale inside 0..5 (MovieLens), else a quarter of the span below `low` and an eighth above `high`"
+    if not low < high: raise ValueError(f"a rating scale needs low < high, got low={low!r}, high={high!r}: one rating value is no scale to predict")
+    if 0 <= low and high <= 5: return (0, 5.5)
+    span = high - low
+    return (low - span / 4, high + span / 8)
+
+# %% ../nbs/00b_engine.ipynb #d4922280
+@checks(y_range=Pair())
+def with_y_range(model, y_range) -> nn.Module:
+    "`model` rebuilt with `y_range` (fresh weights) if it is a `CollabModel` that squashes into another range; `model` itself otherwise"
+    args = getattr(model, 'init_args', None)
+    if not isinstance(model, CollabModel) or args is None or args.get('y_range') is None: return model
+    if tuple(map(float, args['y_range'])) == tuple(map(float, y_range)): return model
+    return type(model)(**{**args, 'y_range': tuple(y_range)})
 
 # %% ../nbs/00b_engine.ipynb #de49a8d3
 class UnknownIdError(ClearKeyError):

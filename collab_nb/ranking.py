@@ -272,7 +272,7 @@ def _rating_model(dls):
 
 RANK_RECIPES = {r.name: r for r in [
     Recipe('popularity', lambda dls: Popularity.from_dls(dls), task='ranking', about='the most interacted-with movies, for everyone'),
-    Recipe('DotProductBias (ratings)', _rating_model, task='ranking', about="lesson 6: the fast recipe's predicted ratings", settings=FAST_RECIPE.settings),
+    Recipe('DotProductBias (ratings)', _rating_model, task='ranking', about="lesson 6: the fast recipe's predicted ratings", settings=FAST_RECIPE.settings, needs=('rating',)),
     BPR_RECIPE, SOFTMAX_RECIPE,
     Recipe('EASE', lambda dls: EASE.from_dls(dls, EASE_LAM), task='ranking', about=f'closed form, lambda={EASE_LAM:g}', settings=dict(lam=EASE_LAM)),
     Recipe('implicit ALS', lambda dls: fit_implicit(dls, 'als', factors=64), task='ranking', about='implicit 0.7: AlternatingLeastSquares, 64 factors, defaults otherwise', settings=dict(factors=64)),

@@ -14,9 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.tabular.model import TabularModel
-from .core import need_cols, check_count, checks, Count, Number, IsA, Many, Anything, LEARNER_LIKE
+from .core import need_cols, check_count, checks, Count, Number, Pair, IsA, Many, Anything, LEARNER_LIKE
 from .learner import model_dls, check_ids, check_model_fits, lookup, emb_layers, UnknownIdError
 from .classify import expected_rating, rating_values
+from .bias import DotProductBias
+from fastai.layers import sigmoid_range
 
 # %% auto #0
 __all__ = ['Recommender', 'popular', 'recommend', 'fold_in', 'ranking_metrics']
@@ -28,6 +30,15 @@ def _vocabs(dls):
     if not isinstance(classes, dict) or len(classes) < 2:
         raise ValueError("expected collaborative-filtering DataLoaders with a user and an item vocab (dls.classes)")
     return [list(v) for v in list(classes.values())[:2]], list(classes.keys())[:2]
+
+def _scale(dls, values=None):
+    "The lowest and highest training rating of `dls` (a classifier's: of its class ratings `values`); None when the targets are not numbers"
+    if values is not None: return (float(values.min()), float(values.max()))
+    ys = getattr(dls.train_ds, 'ys', None)
+    try: y = np.asarray(ys, dtype=np.float64)
+    except (TypeError, ValueError): return None
+    lo, hi = (float(np.nanmin(y)), float(np.nanmax(y))) if y.size else (0, 0)
+    return (lo, hi) if lo < hi else None   # interactions (all 1) have no scale
 
 def _n_out(model):
     "How many numbers `model` outputs per (user, item) pair: 1 for a rating, one per class for a classifier"
@@ -43,6 +54,7 @@ class Recommender:
     seen: torch.Tensor # (user index, item index) of every training rating, shape (n, 2)
     values: torch.Tensor|None = None # the rating each class stands for, when the model is a classifier
     names: tuple = ('user', 'title') # the user and item column names
+    scale: tuple|None = None # (lowest, highest) training rating: a predicted rating is shown inside it (None: as the model predicts it)
 
     def __post_init__(self):
         self.seen = torch.as_tensor(self.seen, dtype=torch.long).view(-1, 2)
@@ -62,13 +74,13 @@ class Recommender:
         (users, items), names = _vocabs(dls)
         seen = torch.as_tensor(np.asarray(dls.train_ds.xs[list(names)].values, dtype=np.int64))
         values = rating_values(dls) if _n_out(model) > 1 else None
-        return cls(model, users, items, seen, values, tuple(names))
+        return cls(model, users, items, seen, values, tuple(names), _scale(dls, values))
 
     @checks(names=Anything('item names or ids, each looked up in the vocab, which refuses unknown ones with close matches'))
     def index(self, names, is_item=True):
         "Indices of `names` in the item (or user) vocab; an `UnknownIdError`, with close matches, for unknown ones"
         return lookup(self.i2i, names, 'item') if is_item else lookup(self.u2i, names, 'user')
-Recommender.__init__ = checks()(Recommender.__init__)   # its fields checked at the entry, as a function's arguments are
+Recommender.__init__ = checks(scale=Pair(none=True))(Recommender.__init__)   # its fields checked at the entry, as a function's arguments are
 
 
 # %% ../nbs/06_recommend.ipynb #b7399130
@@ -109,9 +121,12 @@ def _top_items(rec, scores, n, exclude):
     return torch.topk(scores, k).indices
 
 def _frame(rec, idxs, scores, source):
-    "The list as a frame: the items, their predicted rating (a ranker's `score`, which is no rating), their training count, and where it came from"
+    "The list as a frame: the items, their predicted rating (kept inside the training scale; a ranker's `score`, which is no rating), their training count, and where it came from"
+    ranks = getattr(rec.model, 'ranks', False)
+    shown = scores[idxs].numpy() if scores is not None else np.nan
+    if scores is not None and not ranks and rec.scale is not None: shown = np.clip(shown, *rec.scale)   # the model's y_range reaches past the scale so that its sigmoid can reach the ends: 5.2 stars means 5
     return pd.DataFrame({rec.names[1]: [rec.items[i] for i in idxs.tolist()],
-                         'score' if getattr(rec.model, 'ranks', False) else 'predicted': scores[idxs].numpy() if scores is not None else np.nan,
+                         'score' if ranks else 'predicted': shown,
                          'n_ratings': rec.counts[idxs].numpy(), 'source': source})
 
 @checks(n=Count(), rec=LEARNER_LIKE, exclude=Many(empty=True))
@@ -163,6 +178,17 @@ def recommend(learn, # a `Learner`, a model with `dls`, or a `Recommender`
     if not fallback or (user is not None and _same_id(user, rec.u2i)): rec.index(user, is_item=False)   # raises, naming the unknown user
     if user is not None: _check_user_kind(user, rec)
     return popular(rec, n)
+
+# %% ../nbs/06_recommend.ipynb #aa33cab9
+@patch
+def score_all(self:DotProductBias, users) -> torch.Tensor:
+    "Predicted ratings of every item (columns) for the user indices `users` (rows): `forward` on every (user, item) pair, as one matrix product"
+    users = torch.as_tensor(users, dtype=torch.long, device=self.u_weight.weight.device).view(-1)
+    if type(self).forward is not DotProductBias.forward:   # a subclass that predicts otherwise: its own forward, pair by pair
+        n = self.i_weight.weight.shape[0]
+        return self(torch.stack([users.repeat_interleave(n), torch.arange(n, device=users.device).repeat(len(users))], 1)).view(len(users), n)
+    res = self.u_weight(users) @ self.i_weight.weight.T + self.u_bias(users) + self.i_bias.weight.T
+    return res if self.y_range is None else sigmoid_range(res, *self.y_range)
 
 # %% ../nbs/06_recommend.ipynb #1e32046d
 def _fold_in_targets(rec, ratings:dict):

@@ -12,12 +12,12 @@ import numpy as np, torch
 from torch import nn
 from fastai.layers import SigmoidRange
 from fastai.collab import EmbeddingDotBias, EmbeddingNN
-from .core import MissingPathError, PathInTheWayError, checks, IsA
+from .core import MissingPathError, PathInTheWayError, checks, IsA, Location
 from .learner import CollabModel, emb_layers
 from .recommend import Recommender
 
 # %% auto #0
-__all__ = ['FASTAI_ARGS', 'init_args', 'save_collab', 'load_collab']
+__all__ = ['FASTAI_ARGS', 'init_args', 'check_save_target', 'save_collab', 'load_collab']
 
 # %% ../nbs/06b_save_load.ipynb #cccba48e
 def _dot_bias_args(m):
@@ -90,14 +90,17 @@ def _is_saved_model(path:Path) -> bool:
     try: return str(json.loads((path/'config.json').read_text()).get('format', '')).startswith('collab_nb-model/')
     except (ValueError, UnicodeDecodeError, AttributeError): return False
 
-def _check_target(path:Path, overwrite:bool):
-    "Refuse a target that is a file, or a folder with files that are not a saved model (or any files, without `overwrite`)"
+@checks(path=Location())
+def check_save_target(path, overwrite:bool=False) -> Path:
+    "`path` as a folder `save_collab` may write: refuse a file, or a folder with files that are not a saved model (or any files, without `overwrite`)"
+    path = Path(path)
     if path.exists() and not path.is_dir(): raise PathInTheWayError(f"{path} exists and is not a directory")
     if path.is_dir() and any(path.iterdir()):
         if not overwrite: raise PathInTheWayError(f"{path} already holds files: pass overwrite=True to replace a model saved there")
         if not _is_saved_model(path):
             raise PathInTheWayError(f"{path} holds files that are not a model saved by save_collab ({sorted(p.name for p in path.iterdir())[:5]}): "
                                   "overwrite=True replaces only a saved model; choose another folder")
+    return path
 
 # %% ../nbs/06b_save_load.ipynb #63cd4e7d
 @checks()
@@ -110,13 +113,14 @@ def save_collab(learn, # a `Learner`, a model with `dls`, or a `Recommender`
     kwargs = {k: _encode(k, v, tensors) for k, v in init_args(rec.model).items()}
     tensors.update({'model.' + k: v.detach().cpu() for k, v in rec.model.state_dict().items()}, seen=rec.seen)
     if rec.values is not None: tensors['values'] = rec.values
-    _check_target(path, overwrite)
+    check_save_target(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.'))
     try:
         torch.save(tensors, tmp/'weights.pt')
         cfg = dict(format=_FORMAT, model=_qualname(type(rec.model)), kwargs=kwargs, names=list(rec.names),
-                   users=[_jsonable(u) for u in rec.users], items=[_jsonable(i) for i in rec.items], sha256=_sha256(tmp/'weights.pt'))
+                   users=[_jsonable(u) for u in rec.users], items=[_jsonable(i) for i in rec.items], sha256=_sha256(tmp/'weights.pt'),
+                   scale=None if rec.scale is None else [float(v) for v in rec.scale])
         (tmp/'config.json').write_text(json.dumps(cfg))
         if path.is_dir():
             for f in _FILES: os.replace(tmp/f, path/f)
@@ -192,4 +196,7 @@ def load_collab(path) -> Recommender:
     seen, values = tensors.get('seen', torch.zeros(0, 2, dtype=torch.long)), tensors.get('values')
     _check_vocabs(model, cfg['users'], cfg['items'], seen, values)
     if not (isinstance(cfg['names'], list) and len(cfg['names']) == 2): raise ValueError("config.json's names must be [user column, item column]")
-    return Recommender(model, cfg['users'], cfg['items'], seen, values, tuple(cfg['names']))
+    scale = cfg.get('scale')   # absent from models saved before it was recorded
+    if scale is not None and not (isinstance(scale, list) and len(scale) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale) and scale[0] <= scale[1]):
+        raise ValueError(f"config.json's scale must be [lowest, highest] rating, got {scale!r:.60}")
+    return Recommender(model, cfg['users'], cfg['items'], seen, values, tuple(cfg['names']), None if scale is None else tuple(scale))

@@ -181,7 +181,7 @@ def from_dls(cls:ImplicitDotProductBias, dls, n_factors:int=50, y_range=(0, 5.5)
 
 # %% ../nbs/09_top.ipynb #288ed2f5
 FAST_TOP = regression_recipe('ImplicitDotProductBias, fast', lambda dls: ImplicitDotProductBias.from_dls(dls, side=True), bs=1024, epochs=10, lr=5e-3, wd=3.0,
-                             dls=day_dls, datasets=('ml-100k',),   # the quick settings of the lesson, chosen on a fifth of u1.base
+                             dls=day_dls, datasets=('ml-100k',), needs=('timestamp',),   # the quick settings of the lesson, chosen on a fifth of u1.base
                              about='one ImplicitDotProductBias with every part, bs=1024, fit_one_cycle(10, 5e-3, wd=3); lesson 9')
 
 # %% ../nbs/09_top.ipynb #1c479e2f
@@ -245,7 +245,7 @@ def top_recipe(name:str='course best', transductive:bool=False, **settings) -> R
     def fit(split, epochs): return ensemble_recipe(name, top_members(split.dataset, transductive, **s)).fit(split, epochs)
     about = (f"mean of {s['n']} ImplicitDotProductBias (movies rated, raters, day biases, side features on ML-100k), "
              f"bs={s['bs']}, fit_one_cycle({s['epochs']}, {s['lr']:g}, wd={s['wd']}); lesson 9")
-    return Recipe(name, fit, s['epochs'], about, protocol='transductive' if transductive else 'strict', settings=s)
+    return Recipe(name, fit, s['epochs'], about, protocol='transductive' if transductive else 'strict', settings=s, needs=('timestamp',))
 
 TOP_RECIPE = top_recipe()   # the recipe: 4 models averaged, settings chosen on a fifth of u1.base
 
@@ -279,4 +279,4 @@ def carve(split:Split, valid_pct:float=0.2, seed:int=0) -> Split:
     k = int(len(train) * valid_pct)
     def held_out(ratings): return sorted(train[k:].tolist()), sorted(train[:k].tolist())
     held_out.__name__ = f'{valid_pct:.0%} of {split.name} training (seed {seed})'
-    return Split(split.dataset, held_out, seed=split.seed, path=split.path)
+    return Split(split.dataset, held_out, seed=split.seed, path=split.path, ratings=split.ratings)   # the same rows: a data set's, or your own

@@ -39,6 +39,8 @@ BENCHMARKS = {   # name: what it runs, the records it writes, what it measures
                 about="lesson 9's best recipe beside myFM on u1, strict and transductive; its weight decay chosen again"),
     'top_folds': dict(writes=('top_folds.csv',), notebook='09_top', flags='folds',
                       about="lesson 9's recipe, its parts and myFM on the five folds and ml-latest-small"),
+    'files': dict(writes=('files_bench.json',), notebook='83_files', flags='slow',
+                  about="a million synthetic ratings with text ids through collab-nb-train --ratings --save and collab-nb-recommend --users all"),
     'spark': dict(writes=('als_u1.csv', 'scale_als.csv'), notebook='10_scale', flags='slow',
                   about="lesson 10's ALS settings chosen on a fifth of u1.base, and Spark's ALS beside the course's model at 5M ratings"),
 }
