@@ -117,7 +117,8 @@ class RatingsFile:
         cols = ', '.join(f"{p}={getattr(self, p)!r}" + (' (guessed)' if p in self.guessed else '') for p in ('user', 'item', 'rating', 'time')
                          if getattr(self, p) is not None and not (p == 'rating' and self.implicit))
         what = 'interactions (no rating column: implicit data)' if self.implicit else f'ratings from {self.scale[0]:g} to {self.scale[1]:g}'
-        return (f"{self.path.name}: {len(r):,} {what}, {r[self.user].nunique():,} users, {r[self.item].nunique():,} items; columns {cols}"
+        n = lambda k, w: f"{k:,} {w}{'s' if k != 1 else ''}"
+        return (f"{self.path.name}: {len(r):,} {what}, {n(r[self.user].nunique(), 'user')}, {n(r[self.item].nunique(), 'item')}; columns {cols}"
                 + (f"; {self.merged:,} repeated (user, item) rows merged" if self.merged else ''))
 RatingsFile.__init__ = checks(path=Location(), ratings=Frame(), user=Text(), item=Text(), rating=Text(), time=Text(none=True),
                               guessed=Many(Choice('user', 'item', 'rating', 'time'), empty=True, what='a tuple of parts'), merged=Count(0))(RatingsFile.__init__)   # checked at the entry, as functions are
