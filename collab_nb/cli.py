@@ -453,6 +453,8 @@ def collab_nb_recommend(
         new = None
         if ratings is not None:
             rf = _own_ratings(cmd, ratings, user, item, rating, None, 'mean', prefer=dict(user=un, item=itn))
+            if rf.implicit and not getattr(rec.model, 'ranks', False):
+                raise ValueError(f"{rf.path.name} has no rating column, and this model folds in a new user's ratings: name the column with --rating")
             new = rf.ratings.reset_index(drop=True).rename(columns={rf.user: un, rf.item: itn, rf.rating: 'rating'})
             text = [isinstance(v, str) for v in rec.users[1:2] + rec.items[1:2]]
             for c, is_text in zip((un, itn), text):   # the model's ids are text: the file's '12' is the id '12'

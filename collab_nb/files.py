@@ -82,6 +82,8 @@ def sniff_file(fname) -> dict:
     if fname.suffix.lower() in PARQUET_SUFFIXES: return dict(format='parquet')
     with open(fname, 'rb') as f: head = f.read(1 << 16)
     if not head.strip(): raise ValueError(f"{fname} is empty: a ratings file needs a line for each rating")
+    if head[:2] == b'\x1f\x8b': raise ValueError(f"{fname} is compressed (gzip): decompress it first (gunzip {fname.name})")
+    if head[:4] == b'PK\x03\x04': raise ValueError(f"{fname} is a zip archive (or an Excel workbook): extract it, or save the sheet as CSV")
     if b'\0' in head or head[:4] == b'PAR1': raise ValueError(f"{fname} is not a text file: a Parquet file must end in .parquet")
     try: text = head.decode('utf-8')
     except UnicodeDecodeError: text = head.decode('latin-1')
@@ -175,7 +177,7 @@ def read_ratings_file(fname, # a CSV or TSV file (a header line, or none: user, 
         except Exception as e: raise ValueError(f"{fname} cannot be read as Parquet: {e}") from None
         n, header = meta.metadata.num_rows, meta.schema_arrow.names
     else:
-        if how['names'] is None: raise ValueError(f"{fname} has no header and {len(how.get('names') or [])} or more than 4 columns: add a header line naming them")
+        if how['names'] is None: raise ValueError(f"{fname} has no header and more than 4 columns, so which is which cannot be told: add a header line naming them")
         n, header = estimate_ratings(fname), how['names']
     pick = {r: given[r] if given[r] is not None or r not in (prefer or {}) or prefer[r] not in header else prefer[r] for r in given}
     cols = guess_columns(header, **pick)
@@ -208,6 +210,7 @@ def split_file(rf, split:str='random', valid_pct:float=0.2, seed:int=42) -> tupl
     if rf.time is None: raise ValueError(f"split='time' holds out each user's last ratings, and {rf.path.name} has no time column: name it with --time, or split at random")
     return tuple(np.asarray(p) for p in per_user_split(rf.ratings.reset_index(drop=True), valid_pct, user_name=rf.user, by=rf.time))
 
+# %% ../nbs/83_files.ipynb #1ac1784c
 @checks(rf=IsA('RatingsFile', 'a RatingsFile (read_ratings_file)'), splits=Many(n=2))
 def held_out_note(rf, splits) -> str|None:
     "A line on held-out ratings whose user or item no training rating has (the model knows nothing of them and predicts from fastai's `#na#` row), or None"
@@ -217,6 +220,7 @@ def held_out_note(rf, splits) -> str|None:
              if (~valid[c].isin(set(train[c]))).any()]
     return ('note: ' + '; '.join(parts) + ': they are scored from the embedding of an unknown id (#na#)') if parts else None
 
+# %% ../nbs/83_files.ipynb #99545aa7
 @checks(rf=IsA('RatingsFile', 'a RatingsFile (read_ratings_file)'))
 def board_frame(rf) -> pd.DataFrame:
     "`rf`'s ratings under the columns of the course's boards (`load_ratings`'s: user, movie, title, rating, timestamp), the item standing as its own title"
