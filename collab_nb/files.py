@@ -6,7 +6,7 @@ Docs: https://collab-nb.github.io/collab_nb/files.html.md"""
 
 # %% ../nbs/83_files.ipynb #64cc2a5f
 from __future__ import annotations
-import os, re, sys
+import csv, os, re, sys
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -26,11 +26,11 @@ __all__ = ['COLUMN_NAMES', 'KEYWORDS', 'FLAGS', 'TEXT_SEPS', 'PARQUET_SUFFIXES',
 # %% ../nbs/83_files.ipynb #06615cd3
 COLUMN_NAMES = {   # what each part's column is called (lower case, without spaces, '_' or '-'), likeliest first
     'user': ('user', 'userid', 'customer', 'customerid', 'client', 'clientid', 'member', 'memberid', 'account', 'accountid',
-             'visitor', 'visitorid', 'reader', 'readerid', 'buyer', 'buyerid', 'person', 'personid', 'uid'),
+             'visitor', 'visitorid', 'reader', 'readerid', 'buyer', 'buyerid', 'person', 'personid', 'reviewer', 'reviewerid', 'uid'),
     'item': ('item', 'itemid', 'movie', 'movieid', 'product', 'productid', 'sku', 'article', 'articleid', 'book', 'bookid', 'isbn',
              'song', 'songid', 'track', 'trackid', 'artist', 'artistid', 'asin', 'business', 'businessid', 'iid', 'title'),
-    'rating': ('rating', 'ratings', 'stars', 'star', 'score', 'rate', 'grade', 'value', 'preference', 'bookrating'),
-    'time': ('timestamp', 'time', 'ts', 'datetime', 'date', 'when', 'createdat', 'ratedat', 'eventtime', 'unixtime', 'epoch')}
+    'rating': ('rating', 'ratings', 'stars', 'star', 'score', 'rate', 'grade', 'value', 'preference', 'bookrating', 'overall'),
+    'time': ('timestamp', 'time', 'ts', 'datetime', 'date', 'when', 'createdat', 'ratedat', 'eventtime', 'unixtime', 'unixreviewtime', 'reviewtime', 'epoch')}
 KEYWORDS = {'user': ('user', 'customer', 'client', 'member'), 'item': ('item', 'movie', 'product', 'book', 'song', 'track'),
             'rating': ('rating', 'star', 'score'), 'time': ('time', 'date')}   # a column no name matches: one whose name holds one of these
 FLAGS = {'user': '--user', 'item': '--item', 'rating': '--rating', 'time': '--time'}
@@ -70,6 +70,14 @@ TEXT_SEPS = ('\t', '::', ',', ';', '|')   # the separators a text file may use, 
 PARQUET_SUFFIXES = ('.parquet', '.pq')
 FILE_BYTES_PER_RATING = 512   # peak memory per rating of `collab-nb-train --ratings`: 1M ratings with text ids read, trained and saved peaked at 919 MB, 440 MB of it the libraries (480 B a rating), rounded up
 
+def _decode(head:bytes) -> tuple:
+    "The text of a file's first bytes and its encoding: UTF-8 (a byte-order mark dropped, as Excel writes one), else Latin-1"
+    for cut in range(4):   # the read may end inside a character of several bytes
+        try: return head[:len(head) - cut].decode('utf-8-sig'), 'utf-8-sig'
+        except UnicodeDecodeError as e:
+            if e.start < len(head) - 4: break
+    return head.decode('latin-1'), 'latin-1'
+
 def _is_number(s:str) -> bool:
     try: float(s); return True
     except ValueError: return False
@@ -85,17 +93,18 @@ def sniff_file(fname) -> dict:
     if head[:2] == b'\x1f\x8b': raise ValueError(f"{fname} is compressed (gzip): decompress it first (gunzip {fname.name})")
     if head[:4] == b'PK\x03\x04': raise ValueError(f"{fname} is a zip archive (or an Excel workbook): extract it, or save the sheet as CSV")
     if b'\0' in head or head[:4] == b'PAR1': raise ValueError(f"{fname} is not a text file: a Parquet file must end in .parquet")
-    try: text = head.decode('utf-8')
-    except UnicodeDecodeError: text = head.decode('latin-1')
+    text, encoding = _decode(head)
     lines = [l for l in text.splitlines()[:50] if l.strip()]
     if len(head) == 1 << 16 and len(lines) > 1: lines = lines[:-1]   # the last may be cut by the read
-    for sep in TEXT_SEPS:
-        widths = {len(l.split(sep)) for l in lines}
+    for sep in TEXT_SEPS:   # a quoted field may hold the separator (a review's text): csv's reader splits as pandas will
+        rows = [l.split(sep) for l in lines] if len(sep) > 1 else list(csv.reader(lines, delimiter=sep))
+        widths = {len(r) for r in rows}
         if len(widths) == 1 and widths.pop() >= 2: break
     else: raise ValueError(f"{fname}: cannot tell its columns apart: separate them with tabs, commas, semicolons, '|' or '::', the same number on every line")
-    first = [c.strip().strip('"') for c in lines[0].split(sep)]
+    first = [c.strip() for c in rows[0]]
     header = not all(_is_number(c) for c in first)
-    return dict(format='text', sep=sep, header=header, names=first if header else ['user', 'item', 'rating', 'time'][:len(first)] if len(first) <= 4 else None)
+    return dict(format='text', sep=sep, header=header, encoding=encoding,
+                names=first if header else ['user', 'item', 'rating', 'time'][:len(first)] if len(first) <= 4 else None)
 
 # %% ../nbs/83_files.ipynb #01bed263
 @dataclass
@@ -154,6 +163,8 @@ def _times(col:pd.Series, name:str) -> pd.Series:
 def _numbers(col:pd.Series, name:str) -> pd.Series:
     "A rating column as 32-bit floats; one error naming the lines that are missing or not numbers"
     num = pd.to_numeric(col, errors='coerce') if not pd.api.types.is_numeric_dtype(col) else col
+    if num.isna().any() and not pd.api.types.is_numeric_dtype(col) and col.astype(str).str.fullmatch(r'-?[0-9]+(,[0-9]+)?').all():
+        num = pd.to_numeric(col.astype(str).str.replace(',', '.', regex=False))   # decimal commas, as many European files write them: '4,5'
     bad = col.index[num.isna() | ~np.isfinite(num.astype('float64'))]
     if len(bad): raise ValueError(f"{len(bad):,} rating(s) in column {name!r} are missing or not numbers, e.g. lines {list(bad[:5])}: {list(col.loc[bad[:5]])}")
     return num.astype('float32')
@@ -187,7 +198,7 @@ def read_ratings_file(fname, # a CSV or TSV file (a header line, or none: user, 
     else:
         try:
             df = pd.read_csv(fname, sep=how['sep'], header=0 if how['header'] else None, names=None if how['header'] else header,
-                             usecols=use, dtype={cols['user']: str, cols['item']: str}, keep_default_na=False, na_values=[''], engine='python' if len(how['sep']) > 1 else 'c', skipinitialspace=True)
+                             usecols=use, dtype={cols['user']: str, cols['item']: str}, keep_default_na=False, encoding=how['encoding'], na_values=[''], engine='python' if len(how['sep']) > 1 else 'c', skipinitialspace=True)
         except (ValueError, pd.errors.ParserError) as e: raise ValueError(f"{fname} cannot be read as {'tab' if how['sep'] == chr(9) else repr(how['sep'])}-separated text: {e}") from None
         df.index = pd.RangeIndex(2 if how['header'] else 1, len(df) + (2 if how['header'] else 1), name='line')   # errors name the file's lines
     if not len(df): raise ValueError(f"{fname} has a header and no ratings" if how.get('header', True) else f"{fname} holds no ratings")
