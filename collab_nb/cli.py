@@ -153,6 +153,11 @@ def _dataset_flag(dataset):
         raise ValueError(f"--dataset names a MovieLens set, one of {list(DATASETS)}; for your own ratings file use --ratings {dataset}")
     return dataset
 
+def _some_scale(rf):
+    "Refuse ratings that are all one value: a rating model has nothing to learn from them, a ranker does"
+    lo, hi = rf.scale
+    if lo == hi: raise ValueError(f"every rating in {rf.path.name} is {lo:g}: no rating model can learn from that; read the rows as interactions with --rating none (the rankers, EASE by default)")
+
 def _no_file_flags(**flags):
     "Refuse the flags that describe a --ratings file when there is none"
     given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None]
@@ -219,6 +224,7 @@ def collab_nb_compare(
             rf = _own_ratings(cmd, ratings, user, item, rating, time, duplicates)
             if rf.implicit and task == 'rating': raise ValueError(f"--task rating needs ratings, and {rf.path.name} has none (implicit data, no rating column): use --task ranking")
             if rf.implicit and task is None: print(f'note: {rf.path.name} has no ratings, so the ranking board trains on its interactions; the rating models are left out', file=sys.stderr)
+            if task in (None, 'rating') and not rf.implicit: _some_scale(rf)
             sp = _file_split(rf, split, valid_pct, seed)
         task = task or ('ranking' if rf is not None and rf.implicit else 'rating')
         if task == 'ranking':
@@ -365,6 +371,7 @@ def collab_nb_train(
             recipe = recipe or ('EASE' if rf.implicit else 'course fast')
             ranker = recipes('ranking').get(recipe)
             if ranker is None:
+                if not rf.implicit: _some_scale(rf)
                 if rf.implicit: raise ValueError(f"{recipe!r} predicts ratings, and {rf.path.name} has none (implicit data): choose a ranker, --recipe {' or '.join(m for m, r in recipes('ranking').items() if 'rating' not in r.needs)}")
                 check_train_args(None, trainable(recipe), bs, epochs, world)
             elif world > 1 or any(v is not None for v in (bs, epochs, lr, wd)) or sparse:
@@ -409,11 +416,19 @@ def collab_nb_train(
 
 # %% ../nbs/82_cli.ipynb #73ec6242
 def _user_ids(users:str, rec) -> list|None:
-    "The users `--users` names, as the model's ids: None for 'all'; ids separated by commas; or a file of ids, one a line (a first line that is the model's user column is its header)"
+    "The users `--users` names, as the model's ids: None for 'all'; ids separated by commas; or a file of ids, one a line, or a CSV whose header names a user column (the model's, or one `COLUMN_NAMES` knows)"
     if users.strip().lower() == 'all': return None
     if Path(users).is_file():
-        vals = [l.strip().strip('"') for l in Path(users).read_text().splitlines() if l.strip()]
-        if vals and vals[0] == rec.names[0]: vals = vals[1:]
+        import csv
+        import pandas as pd
+        from collab_nb.files import COLUMN_NAMES, column_key
+        lines = [l for l in Path(users).read_text(encoding='utf-8-sig', errors='replace').splitlines() if l.strip()]
+        head = next(csv.reader(lines[:1]), [])
+        col = rec.names[0] if rec.names[0] in head else next((h for h in head if column_key(h) in COLUMN_NAMES['user']), None)
+        if col is not None and lines[0].strip() not in {str(u) for u in rec.users[1:]}:   # a header: the ids are that column's
+            vals = pd.read_csv(users, dtype=str, keep_default_na=False, encoding='utf-8-sig')[col].str.strip().tolist()
+        else: vals = [l.strip().strip('"') for l in lines]   # one id a line
+        vals = [v for v in vals if v]
         what = f'the file {users}'
     else: vals, what = [u.strip() for u in users.split(',') if u.strip()], f'--users {users!r}'
     if not vals: raise ValueError(f"{what} names no user: give ids separated by commas, a file of ids (one a line), or 'all'")
@@ -429,7 +444,7 @@ def _user_ids(users:str, rec) -> list|None:
 @usage('collab-nb-recommend', n=Count(), model=Location(), bs=Count())
 def collab_nb_recommend(
     model:str, # a folder holding a saved model: `collab-nb-train --save`, or `save_collab` in Python
-    users:str='all', # 'all' (every user the model knows, then the new users of --ratings), ids separated by commas, or a file of ids (one a line)
+    users:str='all', # 'all' (every user the model knows, then the new users of --ratings), ids separated by commas, or a file of ids (one a line, or a CSV with a user column)
     n:int=10, # the length of each list
     ratings:str=None, # a file of ratings the model was not trained on (CSV, TSV or Parquet): a new user's are folded in (lesson 6), and what each user rated is left out of their list
     user:str=None, # its user column (default: the model's, else guessed)

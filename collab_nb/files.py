@@ -20,8 +20,8 @@ from .ranking import per_user_split
 
 # %% auto #0
 __all__ = ['COLUMN_NAMES', 'KEYWORDS', 'FLAGS', 'TEXT_SEPS', 'PARQUET_SUFFIXES', 'FILE_BYTES_PER_RATING', 'SPLITS_OF_FILES',
-           'guess_columns', 'sniff_file', 'RatingsFile', 'read_ratings_file', 'split_file', 'held_out_note',
-           'board_frame', 'train_ranker', 'recommend_lists']
+           'column_key', 'guess_columns', 'sniff_file', 'RatingsFile', 'read_ratings_file', 'split_file',
+           'held_out_note', 'board_frame', 'train_ranker', 'recommend_lists']
 
 # %% ../nbs/83_files.ipynb #06615cd3
 COLUMN_NAMES = {   # what each part's column is called (lower case, without spaces, '_' or '-'), likeliest first
@@ -35,13 +35,16 @@ KEYWORDS = {'user': ('user', 'customer', 'client', 'member'), 'item': ('item', '
             'rating': ('rating', 'star', 'score'), 'time': ('time', 'date')}   # a column no name matches: one whose name holds one of these
 FLAGS = {'user': '--user', 'item': '--item', 'rating': '--rating', 'time': '--time'}
 
-def _norm(name) -> str: return re.sub(r'[^0-9a-z]', '', str(name).lower())
+@checks(name=Text(empty=True))
+def column_key(name) -> str:
+    "A column's name as `COLUMN_NAMES` holds it: lower case, letters and digits only (`Customer ID` is `customerid`)"
+    return re.sub(r'[^0-9a-z]', '', str(name).lower())
 
 def _guess(role, free):
     "The column of `free` that is `role`'s by its name: an exact name first (the likeliest), then one holding a keyword; an error if two tie"
     names = COLUMN_NAMES[role]
-    exact = sorted((names.index(_norm(h)), h) for h in free if _norm(h) in names)
-    hits = [h for r, h in exact if r == exact[0][0]] if exact else [h for h in free if any(w in _norm(h) for w in KEYWORDS[role])]
+    exact = sorted((names.index(column_key(h)), h) for h in free if column_key(h) in names)
+    hits = [h for r, h in exact if r == exact[0][0]] if exact else [h for h in free if any(w in column_key(h) for w in KEYWORDS[role])]
     if len(hits) > 1: raise ValueError(f"columns {hits} could each be the {role}: name one with {FLAGS[role]}")
     return hits[0] if hits else None
 
