@@ -171,11 +171,15 @@ def _file_split(rf, split, valid_pct, seed):
     split = split or 'random'
     if split == 'time' and rf.time is None: raise ValueError(f"--split time holds out each user's last ratings, and {rf.path.name} has no time column: name it with --time")
     def splitter(r): return split_file(rf, split, valid_pct, seed)
-    splitter.__name__ = f"each user's last {valid_pct:.0%} by time" if split == 'time' else f'random {valid_pct:.0%} (seed {seed})'
+    splitter.__name__ = _split_name(split, valid_pct, seed)
     sp = Split(rf.path.name, splitter, valid_pct, seed, ratings=board_frame(rf))
     note = held_out_note(rf, sp.splits)
     if note: print(note, file=sys.stderr)
     return sp
+
+def _split_name(split, valid_pct, seed):
+    "How the boards and collab-nb-train name a split of a ratings file"
+    return f"each user's last {valid_pct:.0%} by time" if split == 'time' else f'random {valid_pct:.0%} (seed {seed})'
 
 def _columns(rf, sp):
     "The columns the recipes may read: the board's, less the rating of implicit data (a column of ones)"
@@ -381,10 +385,10 @@ def collab_nb_train(
         save = writable_folder(save, overwrite) if save is not None and not rank_distrib() else save
     if rf is not None:
         from collab_nb.files import split_file, held_out_note, train_ranker
-        with exits(cmd, 2): splits = split_file(rf, split or 'random', valid_pct)
+        with exits(cmd, 2): splits = split_file(rf, split or 'random', valid_pct, 42)
         note = held_out_note(rf, splits)
         if note and not rank_distrib(): print(note, file=sys.stderr)
-        split_name = f"each user's last {valid_pct:.0%} by time" if split == 'time' else f'random {valid_pct:.0%}'
+        split_name = _split_name(split, valid_pct, 42)
     if ranker is not None:
         with exits(cmd, 1): res = train_ranker(rf, splits, ranker, save=save, overwrite=overwrite)
         print(f"{res['model']} ({res['recipe']}) on {res['dataset']} {split_name}: NDCG@10 {res['ndcg@10']:.4f}, recall@10 {res['recall@10']:.4f} "

@@ -215,7 +215,7 @@ def train_collab(dataset:str='ml-100k', # a dataset name (`DATASETS`), or the na
     dls = collab_dls(dataset if ratings is None else ratings, split=split, bs=r['bs'] // world, user_name=user_name, item_name=item_name,
                      rating_name=rating_name, path=path, valid_pct=valid_pct)
     ys = dls.train_ds.ys.iloc[:, 0]
-    y_range = (0, 5.5) if ratings is None else rating_y_range(float(ys.min()), float(ys.max()))   # MovieLens: fastai's; your ratings: around their scale
+    y_range = rating_y_range(float(ys.min()), float(ys.max()))   # MovieLens: fastai's (0, 5.5); your ratings: around their scale
     set_seed(seed)
     m = with_y_range(recipe.model(dls), y_range)
     learn = CollabLearner(dls, sparse_embeddings(m) if sparse else m, **({'opt_func': RowAdam} if sparse else {}))

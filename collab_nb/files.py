@@ -230,8 +230,8 @@ def held_out_note(rf, splits) -> str|None:
     "A line on held-out ratings whose user or item no training rating has (the model knows nothing of them and predicts from fastai's `#na#` row), or None"
     r = rf.ratings.reset_index(drop=True)
     train, valid = r.iloc[splits[0]], r.iloc[splits[1]]
-    parts = [f"{(~valid[c].isin(set(train[c]))).sum():,} held-out rating(s) of {w} no training rating has" for c, w in ((rf.user, 'users'), (rf.item, 'items'))
-             if (~valid[c].isin(set(train[c]))).any()]
+    unseen = {w: int((~valid[c].isin(set(train[c]))).sum()) for c, w in ((rf.user, 'users'), (rf.item, 'items'))}
+    parts = [f"{k:,} held-out rating(s) of {w} no training rating has" for w, k in unseen.items() if k]
     return ('note: ' + '; '.join(parts) + ': they are scored from the embedding of an unknown id (#na#)') if parts else None
 
 # %% ../nbs/83_files.ipynb #99545aa7

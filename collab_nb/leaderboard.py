@@ -42,7 +42,7 @@ class Split:
 
     def __post_init__(self):
         if self.ratings is None: check_dataset(self.dataset)
-        named = isinstance(check_split(self.split, None if self.ratings is not None and self.split == 'random' else self.dataset), str)
+        named = isinstance(check_split(self.split, self.dataset), str)
         check_fraction(self.valid_pct, 'valid_pct')
         self.ratings = load_ratings(self.dataset, self.path) if self.ratings is None else check_ratings(self.ratings, item_name='title').reset_index(drop=True)
         splitter = (self.split if not named else FoldSplitter(self.split, self.path) if self.split != 'random'
@@ -55,8 +55,8 @@ class Split:
 
     @property
     def y_range(self) -> tuple:
-        "What a rating model squashes its predictions into: fastai's `(0, 5.5)` on MovieLens, else `rating_y_range` of the training ratings"
-        return (0, 5.5) if self.dataset in DATASETS else rating_y_range(float(self.train.rating.min()), float(self.train.rating.max()))
+        "What a rating model squashes its predictions into: `rating_y_range` of the training ratings (fastai's `(0, 5.5)` on MovieLens)"
+        return rating_y_range(float(self.train.rating.min()), float(self.train.rating.max()))
 
     @property
     def name(self):
