@@ -197,7 +197,7 @@ def collab_nb_compare(
     epochs:int=None, # override the epochs of every model trained in epochs
     out:str=None, # write the table to this .csv or .md file
     overwrite:bool=False, # replace `out` if it exists
-    task:str=None, # 'rating' (the default): RMSE of the rating models; 'ranking': top-k lists of the rankers (lesson 8; the default for implicit data)
+    task:str=None, # 'rating' (the default): RMSE of the rating models; 'ranking': top-k lists of the rankers (lesson 8; the default for implicit data); 'next': each user's next item, leave-one-out by time (lesson 11)
     k:int=10, # length of each list (ranking)
     threshold:str=None, # a held-out rating >= this is relevant (ranking; default 4 on MovieLens, 'none' on a --ratings file); 'none': every held-out item is
     ratings:str=None, # your own ratings instead of --dataset: a CSV, TSV or Parquet file with a row for each rating (user, item, rating, and a time if you have one) or interaction (no rating column), its columns named by a header line (none: user, item, rating, time in that order)
@@ -214,8 +214,13 @@ def collab_nb_compare(
         from collab_nb.leaderboard import Split, compare, check_models
         from collab_nb.ranking import per_user_split
         out = writable_file(out, overwrite)
-        if task not in (None, 'rating', 'ranking'): raise ValueError(f"task must be 'rating' or 'ranking', got {task!r}")
+        if task not in (None, 'rating', 'ranking', 'next'): raise ValueError(f"task must be 'rating', 'ranking' or 'next', got {task!r}")
         if epochs is not None: check_count(epochs, 'epochs')
+        if task == 'next':
+            if split is not None: raise ValueError(f"--split {split}: --task next has its own split, leave-one-out by time (each user's last item for test, the one before for validation); leave --split out")
+            if threshold is not None: raise ValueError("--threshold is for --task ranking: --task next has one held-out item a user")
+    if task == 'next': return _next_board(cmd, dataset, ratings, user, item, rating, time, duplicates, models, epochs, k, seed, out)
+    with exits(cmd, 2):
         rf = None
         if ratings is None:
             _dataset_flag(dataset); _no_file_flags(user=user, item=item, rating=rating, time=time)
@@ -269,6 +274,34 @@ def _ranking_board(cmd, sp, models, k, threshold, out, columns=None):
     print(f'{cmd}: rankers on {sp.name}: {len(sp.train):,} training, {len(sp.valid):,} held-out ratings', file=sys.stderr)
     with exits(cmd, 1): board = compare_ranking(sp.dls(2048, item_name='movie'), sp.valid, names, k=k, threshold=thr, recipes=RANK_RECIPES)
     print(board.to_string(index=False, float_format=lambda v: f'{v:.3f}'))
+    if out is not None:
+        with exits(cmd, 1): write_atomic(out, board.to_csv(index=False) if out.suffix.lower() == '.csv' else to_markdown(board))
+        print(f'wrote {out}', file=sys.stderr)
+    return board
+
+# %% ../nbs/82_cli.ipynb #bb4781b5
+def _next_board(cmd, dataset, ratings, user, item, rating, time, duplicates, models, epochs, k, seed, out):
+    "The board of `collab-nb-compare --task next`: lesson 11's recipes on each user's sequence, cut leave-one-out by time (ties in the order `seed` draws)"
+    with exits(cmd, 2):
+        from collab_nb.sequence import leave_last_out, compare_next
+        NEXT = recipes('next')
+        names = _named(models)
+        unknown = [m for m in names or [] if m not in NEXT]
+        if unknown: raise ValueError(f"unknown model(s) {unknown}: with --task next choose from {list(NEXT)}")
+        if isinstance(k, bool) or k < 1: raise ValueError(f"k must be a whole number >= 1, got {k}")
+        if ratings is None:
+            _dataset_flag(dataset); _no_file_flags(user=user, item=item, rating=rating, time=time)
+            dataset = dataset or 'ml-100k'
+            if dataset not in ('ml-100k', 'ml-latest-small'): raise ValueError(f"--task next trains on ml-100k or ml-latest-small, got {dataset!r}: lesson 10's sets are too large for a full softmax over their movies here")
+            name, sp = dataset, leave_last_out(dataset, seed=seed)
+        else:
+            if dataset is not None: raise ValueError(f"--dataset {dataset} and --ratings {ratings}: give one of them")
+            rf = _own_ratings(cmd, ratings, user, item, rating, time, duplicates)
+            if rf.time is None: raise ValueError(f"--task next puts each user's items in time order, and {rf.path.name} has no time column: name it with --time")
+            name, sp = rf.path.name, leave_last_out(rf.ratings, seed, user_name=rf.user, item_name=rf.item, time_name=rf.time, title_name=None)
+    print(f'{cmd}: next-item models on {name}, leave-one-out by time (ties in a random order, seed {seed}): {len(sp.users):,} users, {sp.n_items - 1:,} items', file=sys.stderr)
+    with exits(cmd, 1): board = compare_next(sp, names, k=k, recipes=NEXT, epochs=epochs)
+    print(board.drop(columns='about').to_string(index=False, float_format=lambda v: f'{v:.4f}'))
     if out is not None:
         with exits(cmd, 1): write_atomic(out, board.to_csv(index=False) if out.suffix.lower() == '.csv' else to_markdown(board))
         print(f'wrote {out}', file=sys.stderr)

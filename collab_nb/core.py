@@ -420,7 +420,7 @@ def record_note(name:str) -> str:
     return f"{name}: measured {m['measured']} on {m['machine']} by `{m['command']}` at commit {m['commit']}"
 
 # %% ../nbs/80_core.ipynb #06e6449b
-TASKS = ('rating', 'ranking')   # what a recipe's `fit` can do: predict ratings, or rank items
+TASKS = ('rating', 'ranking', 'next')   # what a recipe's `fit` can do: predict ratings, rank items, or rank the next item of a sequence (lesson 11)
 PROTOCOLS = ('strict', 'transductive')
 
 @dataclass(eq=False)

@@ -16,7 +16,8 @@ __all__ = ['SOURCES', 'UnknownRecipeError', 'recipes', 'get_recipe', 'trainable'
 # %% ../nbs/82a_registry.ipynb #5173afd4
 SOURCES = {   # where each task's recipes are defined: (module, a dict of recipes there, one recipe, or a function that returns either)
     'rating': (('collab_nb.leaderboard', 'RECIPES'), ('collab_nb.hybrid', 'best_recipe'), ('collab_nb.top', 'TOP_RECIPES')),
-    'ranking': (('collab_nb.ranking', 'RANK_RECIPES'),)}
+    'ranking': (('collab_nb.ranking', 'RANK_RECIPES'),),
+    'next': (('collab_nb.sequence', 'NEXT_RECIPES'),)}
 
 class UnknownRecipeError(ClearKeyError):
     "A recipe name the registry does not know"
@@ -28,7 +29,7 @@ def _check_task(task):
 @cache
 @checks()
 def recipes(task:str='rating') -> dict:
-    "Every recipe of the course for `task` ('rating' or 'ranking'), {name: `Recipe`}, in lesson order; the lessons that define them are imported the first time"
+    "Every recipe of the course for `task` ('rating', 'ranking' or 'next'), {name: `Recipe`}, in lesson order; the lessons that define them are imported the first time"
     out = {}
     for module, attr in SOURCES[_check_task(task)]:
         obj = getattr(importlib.import_module(module), attr)

@@ -41,6 +41,8 @@ BENCHMARKS = {   # name: what it runs, the records it writes, what it measures
                       about="lesson 9's recipe, its parts and myFM on the five folds and ml-latest-small"),
     'files': dict(writes=('files_bench.json',), notebook='83_files', flags='slow',
                   about="a million synthetic ratings with text ids through collab-nb-train --ratings --save and collab-nb-recommend --users all"),
+    'next': dict(writes=('next_bench.csv',), notebook='11_next', flags='slow',
+                 about="lesson 11's next-movie models on ML-100k and ml-latest-small, leave-one-out by time: the baselines, SASRec with the lesson's and heavier settings, and RecBole's SASRec (pip install -e '.[peers]')"),
     'spark': dict(writes=('als_u1.csv', 'scale_als.csv'), notebook='10_scale', flags='slow',
                   about="lesson 10's ALS settings chosen on a fifth of u1.base, and Spark's ALS beside the course's model at 5M ratings"),
 }
