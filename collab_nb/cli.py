@@ -207,7 +207,7 @@ def collab_nb_compare(
     time:str=None, # its time column, numbers or dates (default: guessed: timestamp, time, ts, date...); 'none': no time
     duplicates:str='mean', # rows rating a (user, item) again: 'mean' them, 'keep' each, or 'error'
 ):
-    "Train the course's models, baselines and peers on one split and print the leaderboard (of ratings, or of rankings), on MovieLens or on your own ratings file"
+    "Train the course's models, baselines and peers on one split and print the leaderboard (of ratings, of rankings, or of next items), on MovieLens or on your own ratings file"
     cmd = 'collab-nb-compare'
     with exits(cmd, 2):
         import pandas as pd
