@@ -155,8 +155,7 @@ class NextRanker:
     @checks(split=IsA('NextSplit', 'a NextSplit (from leave_last_out)'))
     def fit(self, split:NextSplit):
         self.n_items = split.n_items
-        return self
-    def score(self, histories) -> torch.Tensor: raise NotImplementedError
+        return self   # subclasses fit more, and define `score(histories)`
 
 # %% ../nbs/11_next.ipynb #de4982f0
 class PopularNext(NextRanker):
