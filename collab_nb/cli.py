@@ -288,7 +288,6 @@ def _next_board(cmd, dataset, ratings, user, item, rating, time, duplicates, mod
         names = _named(models)
         unknown = [m for m in names or [] if m not in NEXT]
         if unknown: raise ValueError(f"unknown model(s) {unknown}: with --task next choose from {list(NEXT)}")
-        if isinstance(k, bool) or k < 1: raise ValueError(f"k must be a whole number >= 1, got {k}")
         if ratings is None:
             _dataset_flag(dataset); _no_file_flags(user=user, item=item, rating=rating, time=time)
             dataset = dataset or 'ml-100k'

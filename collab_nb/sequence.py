@@ -105,9 +105,8 @@ def leave_last_out(ratings='ml-100k', # a ratings frame with user, item and time
     items = np.unique(ids[in_train])
     at = np.minimum(np.searchsorted(items, ids), len(items) - 1)
     x = np.where(items[at] == ids, at + 1, 0)   # 0: not in any training sequence
-    users, starts = np.unique(r[user_name].to_numpy(), return_index=True)
-    seqs = np.split(x, np.sort(starts)[1:])
-    users = r[user_name].to_numpy()[np.sort(starts)]
+    starts = np.sort(np.unique(r[user_name].to_numpy(), return_index=True)[1])   # r is sorted by user: each user's first row
+    seqs, users = np.split(x, starts[1:]), r[user_name].to_numpy()[starts]
     if title_name is not None and title_name in r:
         t = r[in_train].drop_duplicates(item_name).set_index(item_name)[title_name].reindex(items)
         names = np.array(['#pad'] + [str(v) for v in t], dtype=object)
