@@ -17,7 +17,7 @@ from .registry import recipes
 # Each command imports the lessons' modules it runs, when it runs: `--help` and `collab-nb-check` load no model and no library of lesson 10
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'exits', 'usage', 'data_folders', 'writable_file', 'writable_folder', 'write_atomic',
+__all__ = ['USER_ERRORS', 'BOARD_RECORD', 'exits', 'usage', 'data_folders', 'writable_file', 'writable_folder', 'write_atomic',
            'collab_nb_compare', 'collab_nb_bench', 'collab_nb_train', 'collab_nb_recommend', 'collab_nb_check',
            'collab_nb_exercises', 'collab_nb_handouts']
 
@@ -185,9 +185,86 @@ def _columns(rf, sp):
     "The columns the recipes may read: the board's, less the rating of implicit data (a column of ones)"
     return set(sp.ratings.columns) - ({'rating'} if rf is not None and rf.implicit else set())
 
+# %% ../nbs/82_cli.ipynb #71ec8087
+BOARD_RECORD = 'leaderboard_u1.csv'   # the default board's seconds on ML-100k u1 (python tools/benchmark.py leaderboard): what the estimate scales
+
+def _costs(names, sp, epochs=None) -> dict:
+    "Each model's expected seconds on `sp`: its seconds in `BOARD_RECORD`, scaled by training ratings (and by `epochs`); {} without the record, None for a model it lacks"
+    import pandas as pd
+    from collab_nb.core import record_path
+    path = record_path(BOARD_RECORD)
+    if not path.is_file(): return {}
+    rec = pd.read_csv(path).drop_duplicates('model').set_index('model')
+    def cost(n):
+        if n not in rec.index: return None
+        e = rec.epochs[n]
+        return float(rec.seconds[n]) * len(sp.train) / 80_000 * (epochs / e if epochs is not None and e else 1)   # the record is u1's: 80,000 training ratings
+    return {n: cost(n) for n in names}
+
+def _estimate(names, sp, epochs=None, processes:int=1) -> str:
+    "Roughly how long training `names` on `sp` will take on `processes` processes, the longest first (`_costs`); one line"
+    costs = _costs(names, sp, epochs)
+    if not costs: return f"time: no estimate ({BOARD_RECORD}, the board's record, is not here: a clone's nbs/ holds it)"
+    known = sorted((c for c in costs.values() if c is not None), reverse=True)
+    loads = [0.0] * processes
+    for c in known: loads[loads.index(min(loads))] += c   # each model to the process that frees up first
+    missing = len(names) - len(known)
+    on = f" on {processes} processes ({sum(known):.0f} s in all)" if processes > 1 else ''
+    return (f"time: about {max(loads):.0f} s to train{on}, from each model's seconds on u1 in {BOARD_RECORD} scaled to {len(sp.train):,} training ratings"
+            + (f" ({missing} model(s) not in it)" if missing else ''))
+
+def _default_processes(names, sp, epochs=None) -> int:
+    "This machine's cores, at most 4, for a board the record says trains for over a minute (or does not know); else 1, since each process takes seconds to start"
+    costs = _costs(names, sp, epochs)
+    known = [c for c in costs.values() if c is not None]
+    long = not costs or len(known) < len(names) or sum(known) > 60
+    return min(os.cpu_count() or 1, 4) if long else 1
+
+# %% ../nbs/82_cli.ipynb #523e67a8
+class _Held:
+    "The positions of a split, as a splitter a process can be sent (a split of a file is made by a local function, which cannot)"
+    def __init__(self, splits, name): self.splits, self.__name__ = splits, name
+    def __call__(self, ratings): return self.splits
+
+_BOARD = {}   # a board process's split and epochs
+
+def _board_start(split, epochs):
+    "What each process of a parallel board starts with: one intra-op thread (the processes share the cores), the split and the epochs"
+    import torch
+    torch.set_num_threads(1)
+    _BOARD.update(split=split, epochs=epochs)
+
+def _board_row(name):
+    "The board's row of `name`, trained in this process"
+    from collab_nb.leaderboard import compare
+    return compare(_BOARD['split'], [name], _BOARD['epochs'], show_progress=False, recipes=recipes('rating'))
+
+def _parallel_board(cmd, sp, names, epochs, processes:int):
+    "`compare` of `names` on `sp` with `processes` models training at once, each in its own process, the longest first; a line as each ends"
+    import multiprocessing, pandas as pd
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from collab_nb.leaderboard import Split
+    from collab_nb import cli   # the processes find these functions by their module's name (not this notebook's, when it runs here)
+    costs = _costs(names, sp, epochs)
+    order = sorted(names, key=lambda n: -(costs.get(n) or float('inf')))   # unknown ones first: they may be long
+    twin = Split(sp.dataset, cli._Held(sp.splits, getattr(sp.split, '__name__', sp.split) if not isinstance(sp.split, str) else sp.split),
+                 sp.valid_pct, sp.seed, path=sp.path, ratings=sp.ratings)
+    rows = []
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context('spawn'), initializer=cli._board_start, initargs=(twin, epochs)) as ex:
+        futures = {ex.submit(cli._board_row, n): n for n in order}
+        try:
+            for f in as_completed(futures):
+                rows.append(f.result())
+                r = rows[-1].iloc[0]
+                print(f"[{len(rows)}/{len(names)}] {r.model}: RMSE {r.RMSE:.3f} in {r.seconds:.1f} s", file=sys.stderr, flush=True)
+        except BaseException:
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
+    return pd.concat(rows).sort_values('RMSE').reset_index(drop=True)
+
 # %% ../nbs/82_cli.ipynb #17161a3e
 @call_parse
-@usage('collab-nb-compare', valid_pct=Fraction(), seed=Count(0), epochs=Count(), k=Count(), duplicates=Choice('mean', 'keep', 'error'))
+@usage('collab-nb-compare', valid_pct=Fraction(), seed=Count(0), epochs=Count(), k=Count(), duplicates=Choice('mean', 'keep', 'error'), processes=Count(none=True))
 def collab_nb_compare(
     dataset:str=None, # 'ml-100k' (the default), 'ml-latest-small', or lesson 10's 'ml-25m' and 'ml-32m'; a file of your own: --ratings
     split:str=None, # an ML-100k fold (u1..u5, ua, ub), 'random', or 'stratified' (each user's last 25%, as microsoft/recommenders); with --ratings, 'random' or 'time' (each user's last ratings by time); default u1 for ml-100k, random otherwise
@@ -206,6 +283,7 @@ def collab_nb_compare(
     rating:str=None, # its rating column (default: guessed: rating, stars, score...); 'none': implicit data, every row an interaction
     time:str=None, # its time column, numbers or dates (default: guessed: timestamp, time, ts, date...); 'none': no time
     duplicates:str='mean', # rows rating a (user, item) again: 'mean' them, 'keep' each, or 'error'
+    processes:int=None, # rating models trained at once, each in its own process (default: this machine's cores, at most 4, when the estimate is over a minute of training; else 1); 1: one after another
 ):
     "Train the course's models, baselines and peers on one split and print the leaderboard (of ratings, of rankings, or of next items), on MovieLens or on your own ratings file"
     cmd = 'collab-nb-compare'
@@ -241,9 +319,11 @@ def collab_nb_compare(
             return _ranking_board(cmd, sp, models, k, threshold or ('4' if rf is None else 'none'), out, _columns(rf, sp))
         if threshold is not None: raise ValueError("--threshold is for --task ranking")
         names = check_models(_board_names(models, sp.dataset, _columns(rf, sp) if rf is not None else None), sp.dataset, recipes('rating'))
+        n_proc = min(processes or _default_processes(names, sp, epochs), len(names))
     print(f'{cmd}: {len(names)} models on {sp.name}: {len(sp.train):,} training, {len(sp.valid):,} held-out ratings', file=sys.stderr)
-    with exits(cmd, 1): table = compare(sp, names, epochs, recipes=recipes('rating'))
-    if bars_render(): print()   # end the progress bar's line
+    print(f'{cmd}: {_estimate(names, sp, epochs, n_proc)}', file=sys.stderr, flush=True)
+    with exits(cmd, 1): table = compare(sp, names, epochs, recipes=recipes('rating')) if n_proc == 1 else _parallel_board(cmd, sp, names, epochs, n_proc)
+    if bars_render() and n_proc == 1: print()   # end the progress bar's line
     with pd.option_context('display.width', 200, 'display.max_columns', 20):
         print(table.drop(columns='recipe').to_string(index=False, float_format=lambda v: f'{v:.3f}'))
     if out is not None:

@@ -6,7 +6,7 @@ Docs: https://collab-nb.github.io/collab_nb/core.html.md"""
 
 # %% ../nbs/80_core.ipynb #58057392
 from __future__ import annotations
-import copy, functools, inspect, json, math, os, re, sys
+import copy, functools, importlib, inspect, json, math, os, re, sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -395,11 +395,12 @@ RECORDS_META = 'records.json'   # beside the records: when, where, how and at wh
 
 @checks()
 def record_path(name:str, write:bool=False) -> Path:
-    "Where the record `name` is read (or, with `write`, written): `$COLLAB_NB_RECORDS` during a benchmark run (for reading, where it holds the file), else this folder (a lesson's: nbs/)"
+    "Where the record `name` is read (or, with `write`, written): `$COLLAB_NB_RECORDS` during a benchmark run (for reading, where it holds the file), else this folder (a lesson's: nbs/); for reading, a clone's nbs/ beside the package when this folder lacks it (a command run anywhere)"
     if not isinstance(name, str) or not name or Path(name).name != name: raise ValueError(f"a record is named by a file name, got {name!r}")
     fresh = os.environ.get(RECORDS_ENV)
     if fresh and (write or (Path(fresh)/name).exists()): return Path(fresh)/name
-    return Path(name)
+    here, clone = Path(name), Path(importlib.import_module('collab_nb').__file__).resolve().parent.parent/'nbs'/name
+    return clone if not write and not here.exists() and clone.is_file() else here
 
 @checks()
 def read_record(name:str):
@@ -414,7 +415,7 @@ def read_record(name:str):
 def record_note(name:str) -> str:
     "One line on where the record `name` came from: its date, machine, command and commit (`records.json`), or that it is fresh from this run"
     if os.environ.get(RECORDS_ENV) and record_path(name).parent == Path(os.environ[RECORDS_ENV]): return f"{name}: measured in this run"
-    meta = Path(RECORDS_META)
+    meta = record_path(name).parent/RECORDS_META
     m = json.loads(meta.read_text()).get(name) if meta.is_file() else None
     if not m: return f"{name}: no entry in {RECORDS_META}"
     return f"{name}: measured {m['measured']} on {m['machine']} by `{m['command']}` at commit {m['commit']}"

@@ -83,11 +83,12 @@ Split.__init__ = checks(valid_pct=Fraction(), seed=Count(0), path=Location(none=
 def regression_recipe(name:str, model, bs:int=256, lr:float=5e-3, wd:float=0.1, epochs:int=5, about:str='',
                       dls=None, # `dls(split, bs)` builds its DataLoaders (default: `split.dls(bs)`)
                       datasets:tuple|None=None, protocol:str='strict', needs:tuple=()):
-    "A `Recipe` that trains `model(dls)` with MSE on `bs`-sized batches with `fit_one_cycle(epochs, lr, wd=wd)`"
+    "A `Recipe` that trains `model(dls)` with MSE on `bs`-sized batches with `fit_one_cycle(epochs, lr, wd=wd)`; its seconds count building the model too"
     def fit(split, epochs):
         d = split.dls(bs) if dls is None else dls(split, bs)
-        learn, secs = fit_quietly(CollabLearner(d, with_y_range(model(d), split.y_range)), epochs, lr, wd)
-        return dict(preds=get_preds_targs(learn)[0], seconds=secs)
+        t0 = time.perf_counter()
+        learn, _ = fit_quietly(CollabLearner(d, with_y_range(model(d), split.y_range)), epochs, lr, wd)
+        return dict(preds=get_preds_targs(learn)[0], seconds=time.perf_counter() - t0)
     return Recipe(name, fit, epochs, about, datasets, protocol, settings=dict(bs=bs, epochs=epochs, lr=lr, wd=wd), model=model, needs=needs)
 
 @checks(epochs=Count(0), split=IsA('Split', 'a Split (lesson 5)'))

@@ -1,4 +1,4 @@
-"""What each user rated, and who rated each movie, in the dot product (the SVD++ idea, both ways); biases by the day of a rating; averages of models instead of one; measured step by step on fold `u1` and on all five folds, beside myFM's Bayesian factorization machine trained in the same run.
+"""What each user rated, and who rated each movie, in the dot product (the SVD++ idea, both ways); biases by the day of a rating; how each user rated; where a training step's time goes; what averaging buys and what it costs; measured step by step on fold `u1` and on all five folds, beside myFM's Bayesian factorization machine trained in the same run.
 
 Docs: https://collab-nb.github.io/collab_nb/top.html.md"""
 
@@ -21,8 +21,8 @@ from .hybrid import side_features
 
 # %% auto #0
 __all__ = ['FAST_TOP', 'TOP_RECIPE', 'TOP_RECIPES', 'add_days', 'day_dls', 'implicit_lists', 'bag_mean', 'time_features',
-           'ImplicitDotProductBias', 'import_myfm', 'myfm_blocks', 'fit_myfm', 'top_members', 'top_recipe',
-           'top_recipes', 'fit_fast_top', 'carve']
+           'SparseProduct', 'partner_matrix', 'centred_ratings', 'ImplicitDotProductBias', 'fit_fast_top',
+           'import_myfm', 'myfm_blocks', 'fit_myfm', 'top_members', 'top_recipe', 'top_recipes', 'carve']
 
 # %% ../nbs/09_top.ipynb #5532bee4
 @checks()
@@ -55,16 +55,16 @@ def implicit_lists(pairs, n:int):
     counts = torch.bincount(pairs[:, 0], minlength=n)
     return pairs[order, 1].contiguous(), torch.cumsum(counts, 0) - counts, counts
 
-@checks(idx=TENSOR, flat=TENSOR, starts=TENSOR,
-        counts=TENSOR, weight=TENSOR)
-def bag_mean(idx, flat, starts, counts, weight):
-    "For each index in `idx`, the sum of the rows of `weight` of its partners over the square root of their number (SVD++'s $|N(u)|^{-1/2}$)"
+@checks(idx=TENSOR, flat=TENSOR, starts=TENSOR, counts=TENSOR, weight=TENSOR, values=IsA('Tensor', 'a torch Tensor', none=True))
+def bag_mean(idx, flat, starts, counts, weight, values=None):
+    "For each index in `idx`, the sum of the rows of `weight` of its partners over the square root of their number (SVD++'s $|N(u)|^{-1/2}$), or weighted by `values` (one per entry of `flat`) if given"
     uniq, inv = idx.unique(return_inverse=True)
     lens = counts[uniq]
     offsets = torch.cumsum(lens, 0) - lens
     pos = torch.arange(int(lens.sum()), device=idx.device) - torch.repeat_interleave(offsets, lens)
-    members = flat[torch.repeat_interleave(starts[uniq], lens) + pos]
-    bags = F.embedding_bag(members, weight, offsets, mode='sum')
+    at = torch.repeat_interleave(starts[uniq], lens) + pos
+    if values is not None: return F.embedding_bag(flat[at], weight, offsets, mode='sum', per_sample_weights=values[at].to(weight.dtype))[inv]
+    bags = F.embedding_bag(flat[at], weight, offsets, mode='sum')
     return (bags / lens.clamp(min=1).sqrt()[:, None])[inv]
 
 # %% ../nbs/09_top.ipynb #cb5680f8
@@ -82,35 +82,82 @@ def time_features(dls, n_bins:int=30) -> dict:
     x = collab_tensors(dls.train.dataset)[0]
     return dict(day_bins=torch.tensor(day_bins), user_days=torch.unique(x[:, 0] * len(day_bins) + x[:, 2]))
 
+# %% ../nbs/09_top.ipynb #abc619a4
+class SparseProduct(torch.autograd.Function):
+    "`a @ w` for a sparse matrix `a` whose transpose `at` is given too, differentiable in `w`: the backward is one more sparse product, `at @ grad`"
+    @staticmethod
+    def forward(ctx, w, a, at):
+        ctx.at = at
+        return a @ w
+
+    @staticmethod
+    def backward(ctx, grad): return ctx.at @ grad, None, None
+
+@checks(flat=TENSOR, counts=TENSOR, n_cols=Count(), values=IsA('Tensor', 'a torch Tensor', none=True))
+def partner_matrix(flat, counts, n_cols:int, values=None):
+    "The lists of `implicit_lists` as a sparse (CSR) matrix, row r holding 1/sqrt(its count) (or `values`) at its partners' columns; and its transpose"
+    crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+    vals = counts.clamp(min=1).float().rsqrt().repeat_interleave(counts) if values is None else values.float()
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', '.*[Ss]parse')   # PyTorch calls its CSR support beta, and says once that it skips the checks of sparse invariants
+        a = torch.sparse_csr_tensor(crow, flat, vals, (len(counts), n_cols))
+        return a, a.to_sparse_coo().t().coalesce().to_sparse_csr()
+
+# %% ../nbs/09_top.ipynb #7fe9c881
+@checks(pairs=TENSOR, ratings=TENSOR, n_users=Count())
+def centred_ratings(pairs, ratings, n_users:int):
+    "For `pairs` sorted by user, each rating less the mean of all, over the square root of how many ratings its user has (0 where the rating is NaN, unknown)"
+    ratings = ratings.double()
+    if ratings.shape != (len(pairs),): raise ValueError(f"ratings must hold one rating for each of the {len(pairs)} pairs, got shape {tuple(ratings.shape)}")
+    known = ~ratings.isnan()
+    if not known.any(): raise ValueError("ratings are all NaN: each user's ratings need some ratings")
+    n = torch.bincount(pairs[known, 0], minlength=n_users).clamp(min=1)
+    return torch.where(known, ratings - ratings[known].mean(), 0).div(n[pairs[:, 0]].sqrt()).float()
+
+def _forget_sums(model, keys): model._sparse.clear()   # new buffers loaded: the sparse matrices made from the old ones are stale
+
 # %% ../nbs/09_top.ipynb #566e3d2f
 class ImplicitDotProductBias(CollabModel):
-    "`DotProductBias` where a user is also the movies they rated and a movie the users who rated it (SVD++ both ways), with optional day biases and side features"
+    "`DotProductBias` where a user is also the movies they rated and a movie the users who rated it (SVD++ both ways), with optional day biases, side features and each user's ratings"
     @checks(n_users=Count(), n_items=Count(), n_factors=Count(0), n_levels=Count(0), y_range=Pair(none=True), pairs=TENSOR,
             day_bins=IsA('Tensor', 'a torch Tensor (time_features)', none=True), user_days=IsA('Tensor', 'a torch Tensor', none=True),
-            user_feats=IsA('Tensor', 'a torch Tensor', none=True), item_feats=IsA('Tensor', 'a torch Tensor', none=True))
+            user_feats=IsA('Tensor', 'a torch Tensor', none=True), item_feats=IsA('Tensor', 'a torch Tensor', none=True),
+            ratings=IsA('Tensor', 'a torch Tensor', none=True), sums=Choice('auto', 'product', 'bags'))
     def __init__(self, n_users:int, n_items:int,
                  pairs, # (n, 2) (user, item) indices: who rated what, the implicit feedback
                  n_factors:int=50, y_range=(0, 5.5),
                  users_implicit:bool=True, # a user is also the movies they rated
                  items_implicit:bool=True, # a movie is also the users who rated it
                  day_bins=None, user_days=None, # from `time_features`: biases by day (None: no time effects)
-                 user_feats=None, n_levels:int=0, item_feats=None): # from `side_features`: lesson 7's side features (None: none)
+                 user_feats=None, n_levels:int=0, item_feats=None, # from `side_features`: lesson 7's side features (None: none)
+                 ratings=None, # (n,) the rating of each pair (NaN: none known): a user is also how they rated, each movie's vector times the centred rating
+                 sums:str='auto'): # the implicit sums: 'product' (one sparse product for the whole table), 'bags' (`bag_mean` of the batch), 'auto' (whichever touches fewer pairs)
         self.u_weight, self.i_weight = Embedding(n_users, n_factors), Embedding(n_items, n_factors)
         self.u_bias, self.i_bias = Embedding(n_users, 1), Embedding(n_items, 1)
-        self.users_implicit, self.items_implicit, self.y_range = users_implicit, items_implicit, y_range
+        self.users_implicit, self.items_implicit, self.y_range, self.sums, self._sparse = users_implicit, items_implicit, y_range, sums, {}
         with torch.device('cpu'):   # data, made on the CPU even when the model is built on the meta device (`load_collab`)
             pairs = check_ids(torch.as_tensor(pairs), n_users, n_items).long()
-            lists = dict(u=implicit_lists(pairs, n_users) if users_implicit else None,
+            if ratings is not None and ratings.shape != (len(pairs),):
+                raise ValueError(f"ratings must hold one rating for each of the {len(pairs)} pairs, got shape {tuple(ratings.shape)}")
+            order = torch.argsort(pairs[:, 0] * n_items + pairs[:, 1])   # by user, then item: each user's partners sorted, for `rated_sums`' lookup
+            pairs = pairs[order]
+            lists = dict(u=implicit_lists(pairs, n_users) if users_implicit or ratings is not None else None,
                          i=implicit_lists(pairs.flip(1), n_items) if items_implicit else None)
+            rated = None if ratings is None else centred_ratings(pairs, ratings[order], n_users)
             day_bins, user_days, user_feats, item_feats = (None if t is None else torch.as_tensor(t) for t in (day_bins, user_days, user_feats, item_feats))
-        if users_implicit:
-            self.y_weight = Embedding(n_items, n_factors + 1)   # a vector and a bias for each movie, as a user's implicit feedback
+        if lists['u'] is not None:
             for name, t in zip(('u_items', 'u_starts', 'u_counts'), lists['u']): self.register_buffer(name, t)
+        if users_implicit: self.y_weight = Embedding(n_items, n_factors + 1)   # a vector and a bias for each movie, as a user's implicit feedback
         if items_implicit:
             self.z_weight = Embedding(n_users, n_factors + 1)   # likewise for each user, as a movie's
             for name, t in zip(('i_users', 'i_starts', 'i_counts'), lists['i']): self.register_buffer(name, t)
+        self.register_buffer('u_rated', rated)
+        if rated is not None: self.x_weight = Embedding(n_items, n_factors + 1)   # a vector and a bias for each movie, times how the user rated it
+        self.register_load_state_dict_post_hook(_forget_sums)
         self._init_time(n_items, day_bins, user_days)
         self._init_side(n_factors, user_feats, n_levels, item_feats)
+
+    def __getstate__(self): return {**super().__getstate__(), '_sparse': {}}   # the sparse matrices are made again where the model is loaded
 
 # %% ../nbs/09_top.ipynb #d0e720cb
 @patch
@@ -146,15 +193,42 @@ def day_bias(self:ImplicitDotProductBias, users, items, days):
     return res + self.user_day(torch.where(hit, j + 1, 0))[:, 0] * hit
 
 @patch
+def partner_sums(self:ImplicitDotProductBias, which:str, idx, weight, rated:bool=False):
+    "The implicit sums of `weight`'s rows for the users (`which='u'`) or items ('i') `idx`: one sparse product for the whole table, or `bag_mean` of the batch's (`sums`)"
+    flat, starts, counts = (getattr(self, n) for n in (('u_items', 'u_starts', 'u_counts') if which == 'u' else ('i_users', 'i_starts', 'i_counts')))
+    values = self.u_rated if rated else None
+    if self.sums == 'bags' or (self.sums == 'auto' and 4 * int(counts[idx.unique()].sum()) < len(flat)):   # a batch touching under a quarter of the pairs
+        return bag_mean(idx, flat, starts, counts, weight, values)
+    key = (which, rated, weight.device, weight.dtype)
+    if key not in self._sparse: self._sparse[key] = tuple(m.to(weight.dtype) for m in partner_matrix(flat, counts, len(weight), values))
+    return SparseProduct.apply(weight, *self._sparse[key])[idx]
+
+@patch
+def rated_sums(self:ImplicitDotProductBias, users, items):
+    "Each user's movies' `x_weight` times the user's centred ratings (`partner_sums`); in training, without the rating of the batch's own row, the target"
+    res = self.partner_sums('u', users, self.x_weight.weight, rated=True)
+    if not self.training: return res
+    n_items = self.i_weight.num_embeddings
+    if ('keys', users.device) not in self._sparse:   # each pair as user * n_items + item, sorted: the pairs were sorted so
+        rows = torch.repeat_interleave(torch.arange(len(self.u_counts), device=users.device), self.u_counts)
+        self._sparse[('keys', users.device)] = rows * n_items + self.u_items
+    keys, key = self._sparse[('keys', users.device)], users * n_items + items
+    j = torch.searchsorted(keys, key).clamp(max=len(keys) - 1)
+    own = torch.where(keys[j] == key, self.u_rated[j], 0)
+    return res - own[:, None] * self.x_weight(items)
+
+@patch
 def forward(self:ImplicitDotProductBias, x):
     users, items = x[:, 0], x[:, 1]
     u, i = self.u_weight(users), self.i_weight(items)
     res = self.u_bias(users)[:, 0] + self.i_bias(items)[:, 0]
-    if self.users_implicit:
-        bag = bag_mean(users, self.u_items, self.u_starts, self.u_counts, self.y_weight.weight)
+    if self.users_implicit or self.u_rated is not None:
+        bag = 0
+        if self.users_implicit: bag = self.partner_sums('u', users, self.y_weight.weight)
+        if self.u_rated is not None: bag = bag + self.rated_sums(users, items)
         u, res = u + bag[:, :-1], res + bag[:, -1]   # the last column is a bias
     if self.items_implicit:
-        bag = bag_mean(items, self.i_users, self.i_starts, self.i_counts, self.z_weight.weight)
+        bag = self.partner_sums('i', items, self.z_weight.weight)
         i, res = i + bag[:, :-1], res + bag[:, -1]
     if self.user_feats is not None:
         uf, itf = self.user_feats[users], self.item_feats[items]
@@ -169,20 +243,41 @@ def forward(self:ImplicitDotProductBias, x):
 def from_dls(cls:ImplicitDotProductBias, dls, n_factors:int=50, y_range=(0, 5.5), users_implicit:bool=True, items_implicit:bool=True,
              time:bool=True, # day biases (needs a day column, `day_dls`)
              side:bool=False, # ML-100k's side features (lesson 7)
+             user_ratings:bool=False, # a user is also how they rated each movie (the training ratings)
              transductive:bool=False, # also the (user, item) pairs of the validation set, not their ratings
-             n_bins:int=30, path=None):
+             n_bins:int=30, path=None, sums:str='auto'):
     "A model sized for `dls`, its implicit feedback read from the training pairs (and the validation pairs if `transductive`)"
     n_users, n_items = n_users_items(dls)
-    pairs = collab_tensors(dls.train.dataset)[0][:, :2]
-    if transductive: pairs = torch.cat([pairs, collab_tensors(dls.valid.dataset)[0][:, :2]])
+    x, y = collab_tensors(dls.train.dataset)
+    pairs, ratings = x[:, :2], y.view(-1).double()
+    if transductive:
+        valid = collab_tensors(dls.valid.dataset)[0][:, :2]
+        pairs, ratings = torch.cat([pairs, valid]), torch.cat([ratings, ratings.new_full((len(valid),), float('nan'))])
+    pairs, inv = pairs.unique(dim=0, return_inverse=True)
     kw = time_features(dls, n_bins) if time else {}
     if side: kw.update(zip(('user_feats', 'n_levels', 'item_feats'), side_features(dls, path)))
-    return cls(n_users, n_items, pairs.unique(dim=0), n_factors, y_range, users_implicit, items_implicit, **kw)
+    if user_ratings:   # each pair's mean training rating (a pair rated twice: the mean of both); NaN for a pair only the validation set holds
+        known = ~ratings.isnan()
+        total = torch.zeros(len(pairs), dtype=torch.float64).index_add_(0, inv[known], ratings[known])
+        n = torch.bincount(inv[known], minlength=len(pairs))
+        kw['ratings'] = torch.where(n > 0, total / n.clamp(min=1), float('nan'))
+    return cls(n_users, n_items, pairs, n_factors, y_range, users_implicit, items_implicit, sums=sums, **kw)
 
 # %% ../nbs/09_top.ipynb #288ed2f5
-FAST_TOP = regression_recipe('ImplicitDotProductBias, fast', lambda dls: ImplicitDotProductBias.from_dls(dls, side=True), bs=1024, epochs=10, lr=5e-3, wd=3.0,
-                             dls=day_dls, datasets=('ml-100k',), needs=('timestamp',),   # the quick settings of the lesson, chosen on a fifth of u1.base
-                             about='one ImplicitDotProductBias with every part, bs=1024, fit_one_cycle(10, 5e-3, wd=3); lesson 9')
+FAST_TOP = regression_recipe('ImplicitDotProductBias, fast', lambda dls: ImplicitDotProductBias.from_dls(dls, side=True), bs=1024, epochs=7, lr=1e-2, wd=2.5,
+                             dls=day_dls, datasets=('ml-100k',), needs=('timestamp',),   # the settings of the lesson and of its recipe, chosen on a fifth of u1.base
+                             about='one ImplicitDotProductBias with every part, bs=1024, fit_one_cycle(7, 1e-2, wd=2.5); lesson 9')
+
+# %% ../nbs/09_top.ipynb #d72d5d94
+@checks(epochs=Count(), seed_offset=Count(0))
+def fit_fast_top(split:Split, epochs:int|None=None, seed_offset:int=0, **parts):
+    "One `ImplicitDotProductBias` with `parts` (see `from_dls`) at `FAST_TOP`'s settings on `split`, from seed `split.seed + seed_offset`; its validation predictions and seconds (building the model and training it)"
+    f = FAST_TOP
+    dls = day_dls(split, f['bs'])
+    set_seed(split.seed + seed_offset, reproducible=True)
+    t0 = time.perf_counter()
+    learn, _ = fit_quietly(CollabLearner(dls, ImplicitDotProductBias.from_dls(dls, path=split.path, **parts)), epochs or f['epochs'], f['lr'], f['wd'])
+    return dict(preds=get_preds_targs(learn)[0], seconds=time.perf_counter() - t0)
 
 # %% ../nbs/09_top.ipynb #1c479e2f
 def import_myfm():
@@ -232,22 +327,29 @@ def fit_myfm(split:Split, epochs:int=0, rank:int=32, n_iter:int=200, transductiv
     return res
 
 # %% ../nbs/09_top.ipynb #a7080492
-@checks(n=Count(), bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0))
-def top_members(split_dataset:str='ml-100k', transductive:bool=False, n:int=4, bs:int=256, epochs:int=10, lr:float=3e-3, wd:float=1.5) -> list:
-    "The members of the best recipe: `n` recipes of `ImplicitDotProductBias` with every part (side features on ML-100k), each on `day_dls`"
-    def model(dls): return ImplicitDotProductBias.from_dls(dls, side=split_dataset == 'ml-100k', transductive=transductive)
-    return [regression_recipe('ImplicitDotProductBias', model, bs=bs, epochs=epochs, lr=lr, wd=wd, dls=day_dls)] * check_count(n, 'n')
+@checks(ratings=OneOrMore(Flag()), bs=Count(), epochs=Count(), lr=Number(gt=0), wd=Number(ge=0))
+def top_members(split_dataset:str='ml-100k', transductive:bool=False,
+                ratings=(False, True), # one member for each: without, then with each user's ratings (`from_dls`' user_ratings)
+                bs:int=1024, epochs:int=7, lr:float=1e-2, wd:float=2.5) -> list:
+    "The members of the best recipe: `ImplicitDotProductBias` with every part (side features on ML-100k), one for each entry of `ratings`, each on `day_dls`"
+    def member(with_ratings):
+        def model(dls): return ImplicitDotProductBias.from_dls(dls, side=split_dataset == 'ml-100k', user_ratings=with_ratings, transductive=transductive)
+        return regression_recipe('ImplicitDotProductBias' + (', ratings' if with_ratings else ''), model, bs=bs, epochs=epochs, lr=lr, wd=wd, dls=day_dls)
+    return [member(r) for r in (ratings if isinstance(ratings, (list, tuple)) else [ratings])]
 
 @checks()
 def top_recipe(name:str='course best', transductive:bool=False, **settings) -> Recipe:
-    "The course's best recipe: the mean of `top_members` trained with `settings` (n, bs, epochs, lr, wd; default: those chosen on a fifth of u1.base)"
-    s = {**dict(n=4, bs=256, epochs=10, lr=3e-3, wd=1.5), **settings}
+    "The course's best recipe: the mean of `top_members` trained with `settings` (ratings, bs, epochs, lr, wd; default: those chosen on a fifth of u1.base)"
+    s = {**dict(ratings=(False, True), bs=1024, epochs=7, lr=1e-2, wd=2.5), **settings}
+    top_members(transductive=transductive, **s)   # the settings checked here, at the entry, not at the first fit
     def fit(split, epochs): return ensemble_recipe(name, top_members(split.dataset, transductive, **s)).fit(split, epochs)
-    about = (f"mean of {s['n']} ImplicitDotProductBias (movies rated, raters, day biases, side features on ML-100k), "
+    rs = s['ratings'] if isinstance(s['ratings'], (list, tuple)) else [s['ratings']]
+    kinds = ' and '.join({False: 'one', True: 'one with each user\'s ratings'}[r] for r in rs) if len(rs) <= 2 else f"{len(rs)} members"
+    about = (f"mean of ImplicitDotProductBias ({kinds}; movies rated, raters, day biases, side features on ML-100k), "
              f"bs={s['bs']}, fit_one_cycle({s['epochs']}, {s['lr']:g}, wd={s['wd']}); lesson 9")
     return Recipe(name, fit, s['epochs'], about, protocol='transductive' if transductive else 'strict', settings=s, needs=('timestamp',))
 
-TOP_RECIPE = top_recipe()   # the recipe: 4 models averaged, settings chosen on a fifth of u1.base
+TOP_RECIPE = top_recipe()   # the recipe: two models averaged, settings chosen on a fifth of u1.base
 
 def top_recipes() -> dict:
     "Lesson 9's rows of the leaderboard: the course's best recipe and myFM, each strict and transductive"
@@ -258,16 +360,6 @@ def top_recipes() -> dict:
     return {x.name: x for x in rows}
 
 TOP_RECIPES = top_recipes()
-
-# %% ../nbs/09_top.ipynb #d72d5d94
-@checks(epochs=Count(), seed_offset=Count(0))
-def fit_fast_top(split:Split, epochs:int|None=None, seed_offset:int=0, **parts):
-    "One `ImplicitDotProductBias` with `parts` (see `from_dls`) at `FAST_TOP`'s settings on `split`; its validation predictions and seconds"
-    f = FAST_TOP
-    dls = day_dls(split, f['bs'])
-    set_seed(split.seed + seed_offset, reproducible=True)
-    learn, secs = fit_quietly(CollabLearner(dls, ImplicitDotProductBias.from_dls(dls, path=split.path, **parts)), epochs or f['epochs'], f['lr'], f['wd'])
-    return dict(preds=get_preds_targs(learn)[0], seconds=secs)
 
 # %% ../nbs/09_top.ipynb #f23eef01
 @checks(valid_pct=Fraction(), seed=Count(0))

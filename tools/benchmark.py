@@ -35,8 +35,8 @@ BENCHMARKS = {   # name: what it runs, the records it writes, what it measures
                   about="25M synthetic ratings to DataLoaders and an epoch, sparse and dense (lesson 10)"),
     'hybrid_folds': dict(writes=('hybrid_folds.csv',), notebook='07_best_recipe', flags='slow',
                          about="lesson 7's hybrid beside SVD++ on the five folds"),
-    'top': dict(writes=('top_u1.csv', 'top_wd.csv'), notebook='09_top', flags='slow',
-                about="lesson 9's best recipe beside myFM on u1, strict and transductive; its weight decay chosen again"),
+    'top': dict(writes=('top_u1.csv', 'top_choices.csv', 'top_grid.csv'), notebook='09_top', flags='slow',
+                about="lesson 9's best recipe beside myFM on u1, strict and transductive; what averaging buys and costs, and its learning rate and weight decay, chosen again on a fifth of u1.base"),
     'top_folds': dict(writes=('top_folds.csv',), notebook='09_top', flags='folds',
                       about="lesson 9's recipe, its parts and myFM on the five folds and ml-latest-small"),
     'files': dict(writes=('files_bench.json',), notebook='83_files', flags='slow',
@@ -147,10 +147,18 @@ def main():
             if t.is_symlink() or (t.exists() and not t.is_file()): fail(f'{t} is not a plain file: the benchmark will not write through it')
     if not os.access(nbs, os.W_OK): fail(f'{nbs} is not writable')
     at = commit()
+    jobs = {}   # benchmarks of one notebook run together, in one run of it with all their flags: its later cells read what its earlier ones wrote
     for n in names:
         b = BENCHMARKS[n]
+        key = b.get('notebook') or n
+        if key in jobs:
+            j = jobs.pop(key)
+            b = dict(b, writes=j['writes'] + b['writes'], flags=f"{j['flags']} {b['flags']}", about=f"{j['about']}; {b['about']}", names=j['names'] + [n])
+        jobs[key] = dict(b, names=b.get('names', [n]))
+    for b in jobs.values():
+        n = ' '.join(b['names'])
         print(f'== {n}: {b["about"]}', flush=True)
-        with tempfile.TemporaryDirectory(prefix=f'collab_nb_bench_{n}_') as d:
+        with tempfile.TemporaryDirectory(prefix=f"collab_nb_bench_{n.replace(' ', '+')}_") as d:
             d, logs = Path(d), Path(d)/'logs'
             logs.mkdir()
             env = {**os.environ, 'COLLAB_NB_RECORDS': str(d), 'COLLAB_NB_MACHINE': a.machine}
@@ -160,12 +168,12 @@ def main():
             elif b.get('kind') == 'install': extra = bench_install(d, env, logs); cmd = 'a fresh venv, the README\'s install'
             elif 'cmd' in b:
                 argv = [s.format(dir=d) for s in b['cmd']]
-                run_measured(argv, env, logs/f'{n}.log')
+                run_measured(argv, env, logs/f"{b['names'][0]}.log")
                 cmd = ' '.join(s.replace('{dir}', 'nbs') for s in b['cmd'])
             else:
                 argv = ['nbdev-test', str(nbs/f"{b['notebook']}.ipynb"), '--flags', b['flags'], '--cell-timeout', '0', '--cell-timing-min', '5']
-                run_measured(argv, env, logs/f'{n}.log')
-                cmd = f"nbdev-test nbs/{b['notebook']}.ipynb --flags {b['flags']}"
+                run_measured(argv, env, logs/f"{b['notebook']}.log")
+                cmd = f"nbdev-test nbs/{b['notebook']}.ipynb --flags {b['flags']!r}"
             secs = time.perf_counter() - t0
             for name, rec in extra.items(): write_record(d/name, rec, a.machine)
             missing = [w for w in b['writes'] if not (d/w).is_file()]
