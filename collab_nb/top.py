@@ -114,7 +114,7 @@ def centred_ratings(pairs, ratings, n_users:int):
     n = torch.bincount(pairs[known, 0], minlength=n_users).clamp(min=1)
     return torch.where(known, ratings - ratings[known].mean(), 0).div(n[pairs[:, 0]].sqrt()).float()
 
-def _forget_sums(model, keys): model._sparse.clear()   # new buffers loaded: the sparse matrices made from the old ones are stale
+def _forget_sums(model, keys): model.__dict__.get('_sparse', {}).clear()   # new buffers loaded: the sparse matrices made from the old ones are stale
 
 # %% ../nbs/09_top.ipynb #566e3d2f
 class ImplicitDotProductBias(CollabModel):
@@ -196,12 +196,12 @@ def day_bias(self:ImplicitDotProductBias, users, items, days):
 def partner_sums(self:ImplicitDotProductBias, which:str, idx, weight, rated:bool=False):
     "The implicit sums of `weight`'s rows for the users (`which='u'`) or items ('i') `idx`: one sparse product for the whole table, or `bag_mean` of the batch's (`sums`)"
     flat, starts, counts = (getattr(self, n) for n in (('u_items', 'u_starts', 'u_counts') if which == 'u' else ('i_users', 'i_starts', 'i_counts')))
-    values = self.u_rated if rated else None
-    if self.sums == 'bags' or (self.sums == 'auto' and 4 * int(counts[idx.unique()].sum()) < len(flat)):   # a batch touching under a quarter of the pairs
+    values, sums = self.u_rated if rated else None, getattr(self, 'sums', 'auto')   # (a model pickled before `sums` existed: 'auto')
+    if sums == 'bags' or (sums == 'auto' and 4 * int(counts[idx.unique()].sum()) < len(flat)):   # a batch touching under a quarter of the pairs
         return bag_mean(idx, flat, starts, counts, weight, values)
-    key = (which, rated, weight.device, weight.dtype)
-    if key not in self._sparse: self._sparse[key] = tuple(m.to(weight.dtype) for m in partner_matrix(flat, counts, len(weight), values))
-    return SparseProduct.apply(weight, *self._sparse[key])[idx]
+    cache, key = self.__dict__.setdefault('_sparse', {}), (which, rated, weight.device, weight.dtype)
+    if key not in cache: cache[key] = tuple(m.to(weight.dtype) for m in partner_matrix(flat, counts, len(weight), values))
+    return SparseProduct.apply(weight, *cache[key])[idx]
 
 @patch
 def rated_sums(self:ImplicitDotProductBias, users, items):
@@ -209,10 +209,11 @@ def rated_sums(self:ImplicitDotProductBias, users, items):
     res = self.partner_sums('u', users, self.x_weight.weight, rated=True)
     if not self.training: return res
     n_items = self.i_weight.num_embeddings
-    if ('keys', users.device) not in self._sparse:   # each pair as user * n_items + item, sorted: the pairs were sorted so
+    cache = self.__dict__.setdefault('_sparse', {})
+    if ('keys', users.device) not in cache:   # each pair as user * n_items + item, sorted: the pairs were sorted so
         rows = torch.repeat_interleave(torch.arange(len(self.u_counts), device=users.device), self.u_counts)
-        self._sparse[('keys', users.device)] = rows * n_items + self.u_items
-    keys, key = self._sparse[('keys', users.device)], users * n_items + items
+        cache[('keys', users.device)] = rows * n_items + self.u_items
+    keys, key = cache[('keys', users.device)], users * n_items + items
     j = torch.searchsorted(keys, key).clamp(max=len(keys) - 1)
     own = torch.where(keys[j] == key, self.u_rated[j], 0)
     return res - own[:, None] * self.x_weight(items)
@@ -222,10 +223,11 @@ def forward(self:ImplicitDotProductBias, x):
     users, items = x[:, 0], x[:, 1]
     u, i = self.u_weight(users), self.i_weight(items)
     res = self.u_bias(users)[:, 0] + self.i_bias(items)[:, 0]
-    if self.users_implicit or self.u_rated is not None:
+    rated = getattr(self, 'u_rated', None)   # (None in a model pickled before it existed)
+    if self.users_implicit or rated is not None:
         bag = 0
         if self.users_implicit: bag = self.partner_sums('u', users, self.y_weight.weight)
-        if self.u_rated is not None: bag = bag + self.rated_sums(users, items)
+        if rated is not None: bag = bag + self.rated_sums(users, items)
         u, res = u + bag[:, :-1], res + bag[:, -1]   # the last column is a bias
     if self.items_implicit:
         bag = self.partner_sums('i', items, self.z_weight.weight)
