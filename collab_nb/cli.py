@@ -246,7 +246,7 @@ def _parallel_board(cmd, sp, names, epochs, processes:int):
     from collab_nb.leaderboard import Split
     from collab_nb import cli   # the processes find these functions by their module's name (not this notebook's, when it runs here)
     costs = _costs(names, sp, epochs)
-    order = sorted(names, key=lambda n: -(costs.get(n) or float('inf')))   # unknown ones first: they may be long
+    order = sorted(names, key=lambda n: -costs[n] if costs.get(n) is not None else -float('inf'))   # unknown ones first: they may be long
     twin = Split(sp.dataset, cli._Held(sp.splits, getattr(sp.split, '__name__', sp.split) if not isinstance(sp.split, str) else sp.split),
                  sp.valid_pct, sp.seed, path=sp.path, ratings=sp.ratings)
     rows = []
